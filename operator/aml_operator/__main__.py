@@ -1,0 +1,44 @@
+"""``aml-operator`` / ``python -m aml_operator``: runs the kopf operator with the project's settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import kopf
+
+from aml_operator import __version__
+from aml_operator.settings import Settings
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="aml-operator",
+        description="Manage Azure Machine Learning compute targets as Kubernetes resources.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--namespace", "-n", action="append", default=None,
+        help="namespace to watch (repeatable); cluster-wide when absent (env AML_OPERATOR_NAMESPACES)",
+    )
+    parser.add_argument("--liveness", default=None, help="liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    settings = Settings.from_env()
+    namespaces = tuple(args.namespace or settings.namespaces)
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=list(namespaces),
+        liveness_endpoint=args.liveness or settings.liveness_endpoint,
+        standalone=settings.standalone,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

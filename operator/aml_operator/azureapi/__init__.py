@@ -1,0 +1,1 @@
+"""The only package that imports ``azure.*``: clients, credentials, error table, rate limiting."""

@@ -1,0 +1,1 @@
+"""Helpers over the Kubernetes API: Secrets, events, conditions."""

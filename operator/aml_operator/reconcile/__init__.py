@@ -1,0 +1,1 @@
+"""Framework-free reconcile logic per kind: observe, plan, act, status."""
