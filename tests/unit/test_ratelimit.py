@@ -1,0 +1,80 @@
+"""Token buckets that mirror ARM's: burst, refill, Azure's remaining-count headers and 429s."""
+
+from __future__ import annotations
+
+import pytest
+
+from aml_operator.azureapi.ratelimit import (
+    BucketSpec,
+    LimiterRegistry,
+    OperationType,
+    SubscriptionLimiter,
+    TokenBucket,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("method", "op"), [
+    ("GET", OperationType.READ), ("head", OperationType.READ), ("PUT", OperationType.WRITE),
+    ("PATCH", OperationType.WRITE), ("POST", OperationType.WRITE), ("DELETE", OperationType.DELETE),
+])
+def test_methods_map_to_arm_operation_types(method: str, op: OperationType) -> None:
+    assert OperationType.of_method(method) is op
+
+
+def test_burst_then_refill() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(BucketSpec(capacity=3, refill_per_second=2), clock)
+    assert [bucket.reserve() for _ in range(3)] == [0, 0, 0]
+    assert bucket.reserve() == pytest.approx(0.5)   # one token short at 2/s
+    clock.now += 0.5
+    assert bucket.reserve() == pytest.approx(0.5)   # the refill went to the one who waited
+    clock.now += 10
+    assert bucket.reserve() == 0                    # refilled, capped at capacity
+    assert bucket.tokens == pytest.approx(2)
+
+
+def test_remaining_header_lowers_but_never_raises_our_count() -> None:
+    clock = FakeClock()
+    limiter = SubscriptionLimiter({op: BucketSpec(10, 1) for op in OperationType}, clock)
+    limiter.observe_response("GET", 200, {"x-ms-ratelimit-remaining-subscription-reads": "2"}, None)
+    assert limiter.buckets[OperationType.READ].tokens == 2
+    limiter.observe_response("GET", 200, {"X-Ms-Ratelimit-Remaining-Subscription-Reads": "9"}, None)
+    assert limiter.buckets[OperationType.READ].tokens == 2
+    assert limiter.buckets[OperationType.WRITE].tokens == 10  # other operation types are separate
+
+
+def test_429_blocks_the_bucket_for_retry_after() -> None:
+    clock = FakeClock()
+    limiter = SubscriptionLimiter({op: BucketSpec(100, 10) for op in OperationType}, clock)
+    limiter.observe_response("PUT", 429, {}, retry_after=7)
+    assert limiter.reserve("PUT") == pytest.approx(7)
+    assert limiter.reserve("GET") == 0
+    clock.now += 7
+    assert limiter.reserve("PUT") == pytest.approx(0.1, abs=0.11)
+    assert limiter.stats.server_throttles == 1
+    assert limiter.stats.throttled_waits >= 1
+
+
+def test_arm_defaults_allow_the_documented_burst() -> None:
+    clock = FakeClock()
+    limiter = SubscriptionLimiter(clock=clock)
+    assert all(limiter.reserve("GET") == 0 for _ in range(250))
+    assert limiter.reserve("GET") == pytest.approx(1 / 25)
+    assert all(limiter.reserve("PUT") == 0 for _ in range(200))
+    assert limiter.reserve("PUT") == pytest.approx(1 / 10)
+
+
+def test_registry_keeps_one_limiter_per_subscription_and_principal() -> None:
+    registry = LimiterRegistry()
+    a = registry.for_subscription("SUB-1", "client-a")
+    assert registry.for_subscription("sub-1", "client-a") is a
+    assert registry.for_subscription("sub-1", "client-b") is not a
+    assert registry.for_subscription("sub-2", "client-a") is not a
