@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=list(namespaces),
         liveness_endpoint=args.liveness or settings.liveness_endpoint,
         standalone=settings.standalone,
+        peering_name=settings.peering or None,
     )
     return 0
 

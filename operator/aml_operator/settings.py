@@ -1,28 +1,81 @@
-"""All operator configuration in one typed place, read from the environment."""
+"""All operator configuration in one typed place, read from the environment (the Helm chart sets it)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     namespaces: tuple[str, ...] = field(default_factory=tuple)
-    """Namespaces to watch; empty means cluster-wide."""
+    """Namespaces to watch (AML_OPERATOR_NAMESPACES, comma-separated); empty means cluster-wide."""
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
-    standalone: bool = True
-    """Skip kopf peering (one replica). More replicas need peering."""
+    """kopf's liveness probe endpoint (AML_OPERATOR_LIVENESS)."""
+    peering: str = ""
+    """kopf peering object name (AML_OPERATOR_PEERING); empty runs standalone (one replica)."""
+    arm_endpoint: str = PUBLIC_ARM_ENDPOINT
+    """Azure Resource Manager base URL (AML_ARM_ENDPOINT); the local emulator's URL for demos and tests."""
+    arm_audience: str = PUBLIC_ARM_ENDPOINT
+    """Audience of ARM tokens (AML_ARM_AUDIENCE); differs from the endpoint in sovereign clouds and
+    stays the public one for the emulator, which plays the public cloud."""
+    authority_host: str = PUBLIC_AUTHORITY_HOST
+    """Microsoft Entra authority (AML_AUTHORITY_HOST)."""
+    ca_bundle: str | None = None
+    """Extra CA bundle (PEM path) to trust for ARM and the authority (AML_CA_BUNDLE)."""
+    operator_identity_namespaces: tuple[str, ...] = field(default_factory=tuple)
+    """Namespaces whose Workspaces may use the operator's own Azure identity
+    (AML_OPERATOR_IDENTITY_NAMESPACES; ``*`` for all). Empty: none may, every Workspace brings a Secret."""
+    drift_interval: float = 300.0
+    """Seconds between observations of a workspace's computes (AML_DRIFT_INTERVAL)."""
+    poll_interval: float = 10.0
+    """Seconds between checks of an Azure operation in flight (AML_POLL_INTERVAL)."""
+    cluster_id: str = ""
+    """Identifies this Kubernetes cluster in the owner tags (AML_CLUSTER_ID); defaults to the uid of
+    the kube-system namespace, read at start-up."""
+
+    @property
+    def standalone(self) -> bool:
+        return not self.peering
+
+    def may_use_operator_identity(self, namespace: str) -> bool:
+        allowed = self.operator_identity_namespaces
+        return "*" in allowed or namespace in allowed
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
         return cls(
             namespaces=_csv(env.get("AML_OPERATOR_NAMESPACES")),
-            liveness_endpoint=env.get("AML_OPERATOR_LIVENESS", cls.liveness_endpoint),
-            standalone=env.get("AML_OPERATOR_PEERING", "") == "",
+            liveness_endpoint=env.get("AML_OPERATOR_LIVENESS") or cls.liveness_endpoint,
+            peering=env.get("AML_OPERATOR_PEERING", "").strip(),
+            arm_endpoint=(env.get("AML_ARM_ENDPOINT") or PUBLIC_ARM_ENDPOINT).rstrip("/"),
+            arm_audience=env.get("AML_ARM_AUDIENCE") or PUBLIC_ARM_ENDPOINT,
+            authority_host=(env.get("AML_AUTHORITY_HOST") or PUBLIC_AUTHORITY_HOST).rstrip("/"),
+            ca_bundle=env.get("AML_CA_BUNDLE") or None,
+            operator_identity_namespaces=_csv(env.get("AML_OPERATOR_IDENTITY_NAMESPACES")),
+            drift_interval=_float(env, "AML_DRIFT_INTERVAL", cls.drift_interval),
+            poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
+            cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
         )

@@ -1,0 +1,88 @@
+"""Async Azure ML management clients, one per (ARM endpoint, subscription, credentials), cached.
+
+Every client carries the per-subscription rate limiter as a per-retry policy, so each HTTP attempt
+(including the SDK's own retries and LRO polls) takes a token and reports Azure's rate-limit headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import AsyncHTTPPolicy
+from azure.mgmt.machinelearningservices.aio import MachineLearningServicesMgmtClient
+
+from aml_operator.azureapi.credentials import ServicePrincipal, build_credential
+from aml_operator.azureapi.errors import parse_retry_after
+from aml_operator.azureapi.ratelimit import LimiterRegistry, SubscriptionLimiter
+from aml_operator.settings import Settings
+
+OPERATOR_IDENTITY = "operator-identity"
+ARM_SCOPE_SUFFIX = "/.default"
+
+
+class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
+    def __init__(self, limiter: SubscriptionLimiter) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    async def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
+        method = request.http_request.method
+        await self.limiter.acquire(method)
+        response: PipelineResponse = await self.next.send(request)  # type: ignore[type-arg]
+        http = response.http_response
+        self.limiter.observe_response(method, http.status_code, http.headers,
+                                      parse_retry_after(http.headers.get("Retry-After")))
+        return response
+
+
+@dataclass
+class _Entry:
+    client: MachineLearningServicesMgmtClient
+    credential: AsyncTokenCredential
+    fingerprint: str
+
+
+class ClientFactory:
+    def __init__(self, settings: Settings, limiters: LimiterRegistry | None = None) -> None:
+        self.settings = settings
+        self.limiters = limiters or LimiterRegistry()
+        self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._lock = asyncio.Lock()
+
+    async def client(self, subscription_id: str,
+                     principal: ServicePrincipal | None) -> MachineLearningServicesMgmtClient:
+        who = principal.client_id if principal else OPERATOR_IDENTITY
+        fingerprint = principal.fingerprint if principal else OPERATOR_IDENTITY
+        key = (self.settings.arm_endpoint, subscription_id.lower(), who)
+        async with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.fingerprint == fingerprint:
+                return entry.client
+            if entry is not None:  # the credentials rotated: drop the old client
+                await self._close(entry)
+            credential = build_credential(principal, self.settings.authority_host, self.settings.ca_bundle)
+            options: dict[str, Any] = {}
+            if self.settings.ca_bundle:
+                options["connection_verify"] = self.settings.ca_bundle
+            client = MachineLearningServicesMgmtClient(
+                credential, subscription_id, base_url=self.settings.arm_endpoint,
+                credential_scopes=[self.settings.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
+                per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
+                **options,
+            )
+            self._entries[key] = _Entry(client, credential, fingerprint)
+            return client
+
+    async def _close(self, entry: _Entry) -> None:
+        await entry.client.close()
+        await entry.credential.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            for entry in self._entries.values():
+                await self._close(entry)
+            self._entries.clear()
