@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = Settings.from_env()
     namespaces = tuple(args.namespace or settings.namespaces)
+    import aml_operator.handlers  # noqa: F401  (registers the handlers with kopf)
+
     kopf.configure(verbose=args.verbose)
     kopf.run(
         clusterwide=not namespaces,

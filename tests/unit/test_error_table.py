@@ -17,9 +17,10 @@ from aml_operator.azureapi.errors import (
 RETRY, TERMINAL = Disposition.RETRY, Disposition.TERMINAL
 
 
-@pytest.mark.parametrize(("code", "reason", "disposition"), [
-    (code, rule.reason, rule.disposition) for code, rule in sorted(ERROR_TABLE.items())
-])
+@pytest.mark.parametrize(
+    ("code", "reason", "disposition"),
+    [(code, rule.reason, rule.disposition) for code, rule in sorted(ERROR_TABLE.items())],
+)
 def test_every_known_code_maps_to_its_row(code: str, reason: str, disposition: Disposition) -> None:
     # Status 418 would fall back to a different rule, so the code alone must decide.
     classified = classify(code, 418, "message from Azure")
@@ -27,33 +28,39 @@ def test_every_known_code_maps_to_its_row(code: str, reason: str, disposition: D
     assert classified.code == code and classified.message == "message from Azure"
 
 
-@pytest.mark.parametrize(("code", "reason", "disposition"), [
-    ("AuthorizationFailed", "AuthorizationFailed", TERMINAL),
-    ("InvalidAuthenticationToken", "CredentialsInvalid", TERMINAL),
-    ("QuotaExceeded", "QuotaExceeded", TERMINAL),
-    ("InvalidPropertyValue", "InvalidSpec", TERMINAL),
-    ("Conflict", "AzureBusy", RETRY),
-    ("TooManyRequests", "Throttled", RETRY),
-    ("InternalServerError", "AzureUnavailable", RETRY),
-])
+@pytest.mark.parametrize(
+    ("code", "reason", "disposition"),
+    [
+        ("AuthorizationFailed", "AuthorizationFailed", TERMINAL),
+        ("InvalidAuthenticationToken", "CredentialsInvalid", TERMINAL),
+        ("QuotaExceeded", "QuotaExceeded", TERMINAL),
+        ("InvalidPropertyValue", "InvalidSpec", TERMINAL),
+        ("Conflict", "AzureBusy", RETRY),
+        ("TooManyRequests", "Throttled", RETRY),
+        ("InternalServerError", "AzureUnavailable", RETRY),
+    ],
+)
 def test_the_codes_the_operator_meets_most(code: str, reason: str, disposition: Disposition) -> None:
     classified = classify(code, 400)
     assert (classified.reason, classified.disposition) == (reason, disposition)
 
 
-@pytest.mark.parametrize(("status", "reason", "disposition"), [
-    (400, "InvalidSpec", TERMINAL),
-    (401, "CredentialsInvalid", TERMINAL),
-    (403, "AuthorizationFailed", TERMINAL),
-    (404, "NotFound", RETRY),
-    (408, "AzureUnavailable", RETRY),
-    (409, "AzureBusy", RETRY),
-    (429, "Throttled", RETRY),
-    (500, "AzureUnavailable", RETRY),
-    (503, "AzureUnavailable", RETRY),
-    (507, "AzureUnavailable", RETRY),
-    (422, "AzureRequestRefused", TERMINAL),
-])
+@pytest.mark.parametrize(
+    ("status", "reason", "disposition"),
+    [
+        (400, "InvalidSpec", TERMINAL),
+        (401, "CredentialsInvalid", TERMINAL),
+        (403, "AuthorizationFailed", TERMINAL),
+        (404, "NotFound", RETRY),
+        (408, "AzureUnavailable", RETRY),
+        (409, "AzureBusy", RETRY),
+        (429, "Throttled", RETRY),
+        (500, "AzureUnavailable", RETRY),
+        (503, "AzureUnavailable", RETRY),
+        (507, "AzureUnavailable", RETRY),
+        (422, "AzureRequestRefused", TERMINAL),
+    ],
+)
 def test_unknown_codes_fall_back_on_the_http_status(status: int, reason: str, disposition: Disposition) -> None:
     classified = classify("SomethingNobodyDocumented", status)
     assert (classified.reason, classified.disposition) == (reason, disposition)
@@ -69,9 +76,18 @@ def test_no_response_at_all_is_a_retryable_connection_error() -> None:
     assert (classified.code, classified.reason, classified.retryable) == ("ConnectionError", "AzureUnreachable", True)
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, None), ("", None), ("7", 7.0), ("0", 0.0), (" 2.5 ", 2.5), ("-3", 0.0), ("soon", None),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("7", 7.0),
+        ("0", 0.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("soon", None),
+    ],
+)
 def test_retry_after_seconds(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header) == expected
 
@@ -82,12 +98,18 @@ def test_retry_after_http_date() -> None:
     assert parse_retry_after(header, now=now) == pytest.approx(30, abs=1)
 
 
-@pytest.mark.parametrize(("attempt", "retry_after", "expected"), [
-    (0, None, 2.0), (1, None, 4.0), (3, None, 16.0), (20, None, 300.0),
-    (0, 45.0, 45.0),     # Azure's wish wins over a shorter backoff
-    (3, 5.0, 16.0),      # ... but never shortens ours
-    (20, 600.0, 600.0),  # ... and may exceed our cap
-])
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "expected"),
+    [
+        (0, None, 2.0),
+        (1, None, 4.0),
+        (3, None, 16.0),
+        (20, None, 300.0),
+        (0, 45.0, 45.0),  # Azure's wish wins over a shorter backoff
+        (3, 5.0, 16.0),  # ... but never shortens ours
+        (20, 600.0, 600.0),  # ... and may exceed our cap
+    ],
+)
 def test_backoff_honours_retry_after(attempt: int, retry_after: float | None, expected: float) -> None:
     assert backoff_delay(attempt, retry_after) == expected
 

@@ -21,10 +21,17 @@ class FakeClock:
         return self.now
 
 
-@pytest.mark.parametrize(("method", "op"), [
-    ("GET", OperationType.READ), ("head", OperationType.READ), ("PUT", OperationType.WRITE),
-    ("PATCH", OperationType.WRITE), ("POST", OperationType.WRITE), ("DELETE", OperationType.DELETE),
-])
+@pytest.mark.parametrize(
+    ("method", "op"),
+    [
+        ("GET", OperationType.READ),
+        ("head", OperationType.READ),
+        ("PUT", OperationType.WRITE),
+        ("PATCH", OperationType.WRITE),
+        ("POST", OperationType.WRITE),
+        ("DELETE", OperationType.DELETE),
+    ],
+)
 def test_methods_map_to_arm_operation_types(method: str, op: OperationType) -> None:
     assert OperationType.of_method(method) is op
 
@@ -33,11 +40,11 @@ def test_burst_then_refill() -> None:
     clock = FakeClock()
     bucket = TokenBucket(BucketSpec(capacity=3, refill_per_second=2), clock)
     assert [bucket.reserve() for _ in range(3)] == [0, 0, 0]
-    assert bucket.reserve() == pytest.approx(0.5)   # one token short at 2/s
+    assert bucket.reserve() == pytest.approx(0.5)  # one token short at 2/s
     clock.now += 0.5
-    assert bucket.reserve() == pytest.approx(0.5)   # the refill went to the one who waited
+    assert bucket.reserve() == pytest.approx(0.5)  # the refill went to the one who waited
     clock.now += 10
-    assert bucket.reserve() == 0                    # refilled, capped at capacity
+    assert bucket.reserve() == 0  # refilled, capped at capacity
     assert bucket.tokens == pytest.approx(2)
 
 

@@ -15,9 +15,10 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.mgmt.machinelearningservices.aio import MachineLearningServicesMgmtClient
 
-from aml_operator.azureapi.credentials import ServicePrincipal, build_credential
+from aml_operator.azureapi.credentials import build_credential
 from aml_operator.azureapi.errors import parse_retry_after
 from aml_operator.azureapi.ratelimit import LimiterRegistry, SubscriptionLimiter
+from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.settings import Settings
 
 OPERATOR_IDENTITY = "operator-identity"

@@ -243,7 +243,7 @@ class SdkComputeClient:
             found: list[Usage] = []
             try:
                 async for usage in client.usages.list(location):
-                    found.append(Usage(name=str(usage.name.value if usage.name else ""),
+                    found.append(Usage(type=str(usage.type or ""), name=str(usage.name.value if usage.name else ""),
                                        current=int(usage.current_value or 0), limit=int(usage.limit or 0)))
             except Exception as exc:
                 raise to_azure_error(exc) from exc

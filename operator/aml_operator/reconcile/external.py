@@ -126,8 +126,10 @@ class VmSize:
 
 @dataclass(frozen=True)
 class Usage:
-    """A quota line, e.g. the dedicated cores of a VM family in a region."""
+    """A quota line, e.g. the dedicated cores of a VM family in a region. ``limit`` -1 means unlimited."""
 
+    type: str
+    """E.g. Microsoft.MachineLearningServices/vmFamily/dedicatedCores/usages."""
     name: str
     current: int
     limit: int

@@ -1,0 +1,90 @@
+"""ComputeCluster and ComputeInstance handlers: parse the body, call the reconcile core, apply the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from aml_operator.api.base import GROUP, VERSION
+from aml_operator.api.common import ComputeResource
+from aml_operator.api.compute_cluster import ComputeCluster
+from aml_operator.api.compute_instance import ComputeInstance
+from aml_operator.handlers import outcome
+from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
+from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
+from aml_operator.reconcile.computes import ComputeDriver
+from aml_operator.runtime import Runtime
+from aml_operator.settings import Settings
+
+DRIFT = Settings.from_env().drift_interval
+KINDS: dict[str, tuple[type[ComputeResource], ComputeDriver]] = {
+    ComputeCluster.PLURAL: (ComputeCluster, ComputeClusterDriver()),
+    ComputeInstance.PLURAL: (ComputeInstance, ComputeInstanceDriver()),
+}
+
+
+def _parse(body: kopf.Body, resource: kopf.Resource) -> tuple[ComputeResource, ComputeDriver]:
+    model, driver = KINDS[resource.plural]
+    return model.model_validate(body), driver
+
+
+def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any:
+    ref = (body.get("spec") or {}).get("workspaceRef", {}).get("name", "")
+    found = list(workspaces_by_name.get((body.metadata.namespace, ref), []))
+    return found[0] if found else None
+
+
+def _at_rest(body: kopf.Body) -> bool:
+    status = body.get("status") or {}
+    operation = status.get("lastOperation") or {}
+    return (status.get("observedGeneration") == body.metadata.get("generation")
+            and operation.get("operationStatus") not in ("Pending", "InProgress"))
+
+
+async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+                            workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    obj, driver = _parse(body, resource)
+    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name))
+    outcome.apply(result, body, patch)
+    outcome.requeue(result)
+
+
+async def compute_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+                        workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
+    """Notice changes made in Azure behind our back (deleted, scaled, stopped) and restore the spec."""
+    if not _at_rest(body):
+        return  # the change handlers own objects with work in flight
+    runtime: Runtime = memo.runtime
+    obj, driver = _parse(body, resource)
+    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), drift=True)
+    outcome.apply(result, body, patch)
+    if result.requeue_after is not None:
+        # Hand the follow-up to the change handlers by touching nothing else: the next timer tick polls.
+        pass
+
+
+async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+                         workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    obj, driver = _parse(body, resource)
+    result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
+    outcome.apply(result, body, patch)
+    if not result.finished:
+        raise kopf.TemporaryError(result.message or "waiting for Azure to delete the compute",
+                                  delay=max(outcome.MIN_REQUEUE, result.requeue_after or DRIFT))
+
+
+def _by_workspace(namespace: str, name: str, spec: kopf.Spec, resource: kopf.Resource,
+                  **_: Any) -> dict[tuple[str, str], str]:
+    return {(namespace, spec.get("workspaceRef", {}).get("name", "")): f"{resource.kind}/{name}"}
+
+
+for plural in KINDS:
+    kopf.on.create(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
+    kopf.on.update(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
+    kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
+    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_drift", interval=DRIFT, idle=DRIFT)(compute_drift)
+    kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}_delete")(compute_delete)
+    kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_workspace")(_by_workspace)

@@ -1,0 +1,45 @@
+"""Operator start-up and shut-down: kopf settings under our own group, and the shared runtime."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from aml_operator.api.base import GROUP
+from aml_operator.kube.client import cluster_uid, load_config
+from aml_operator.runtime import Runtime
+from aml_operator.settings import Settings
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    ours = Settings.from_env()
+    # Finalizer and bookkeeping annotations under our group, so users see one owner of the object.
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    # Events are posted deliberately on transitions, not for every log line.
+    settings.posting.loggers = False
+    settings.peering.standalone = ours.standalone
+    if ours.peering:
+        settings.peering.name = ours.peering
+        settings.peering.mandatory = True
+    settings.watching.server_timeout = 300
+    load_config()
+    cluster_id = ours.cluster_id or cluster_uid()
+    if not cluster_id:
+        raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
+                                  "(or allow reading the kube-system namespace)")
+    memo.runtime = Runtime(ours, cluster_id)
+    logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
+                ours.arm_endpoint, cluster_id, ours.drift_interval)
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        await runtime.close()

@@ -1,0 +1,33 @@
+"""Apply a reconcile ``Outcome`` the kopf way: a status patch only for what changed, events, requeue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from aml_operator.reconcile.outcome import Outcome
+
+MIN_REQUEUE = 0.5
+
+
+def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level status keys to write: changed or new ones, and None for keys that went away."""
+    patch: dict[str, Any] = {key: value for key, value in desired.items() if current.get(key) != value}
+    patch.update({key: None for key in current if key not in desired})
+    return patch
+
+
+def apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    changes = status_patch(body.get("status") or {}, outcome.status)
+    for key, value in changes.items():
+        patch.status[key] = value
+    for event in outcome.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def requeue(outcome: Outcome) -> None:
+    """Come back later without blocking: kopf retries the handler after the delay."""
+    if outcome.requeue_after is not None:
+        raise kopf.TemporaryError(outcome.message or "waiting", delay=max(MIN_REQUEUE, outcome.requeue_after))

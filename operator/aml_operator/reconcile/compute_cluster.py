@@ -1,0 +1,130 @@
+"""ComputeCluster ↔ AmlCompute: the request body, what changes in place, and the status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from aml_operator.api.common import AzureError as StatusError
+from aml_operator.api.common import ComputeResource, ComputeStatusBase
+from aml_operator.api.compute_cluster import ComputeCluster, ComputeClusterStatus, NodeStateCounts
+from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
+from aml_operator.reconcile.prechecks import Refusal, check_low_priority, check_quota, check_vm_size
+
+PASSWORD_KEY = "password"
+
+
+def same(a: Any, b: Any) -> bool:
+    """Azure echoes names in its own casing (STANDARD_DS2_V2 for Standard_DS2_v2)."""
+    return str(a or "").lower() == str(b or "").lower()
+
+
+def managed_identity(obj: ComputeResource) -> JsonDict | None:
+    identity = getattr(obj.spec, "identity", None)
+    if identity is None:
+        return None
+    body: JsonDict = {"type": identity.type}
+    if identity.user_assigned_identities:
+        body["userAssignedIdentities"] = {arm_id: {} for arm_id in identity.user_assigned_identities}
+    return body
+
+
+def azure_errors(observed: Observation) -> list[StatusError]:
+    return [StatusError(code=str((e.get("error") or e).get("code") or ""),
+                        message=str((e.get("error") or e).get("message") or ""))
+            for e in observed.properties.get("errors") or [] if isinstance(e, dict)]
+
+
+class ComputeClusterDriver:
+    compute_type = "AmlCompute"
+
+    def desired_properties(self, obj: ComputeResource, secrets: Mapping[str, str]) -> JsonDict:
+        assert isinstance(obj, ComputeCluster)
+        spec = obj.spec
+        props: JsonDict = {
+            "vmSize": spec.vm_size,
+            "vmPriority": spec.vm_priority,
+            "osType": spec.os_type,
+            "scaleSettings": self._scale(obj),
+            "remoteLoginPortPublicAccess": spec.remote_login_port_public_access,
+        }
+        if spec.subnet_id:
+            props["subnet"] = {"id": spec.subnet_id}
+        if spec.admin_credentials is not None:
+            creds: JsonDict = {"adminUserName": spec.admin_credentials.admin_user_name}
+            if spec.admin_credentials.ssh_public_key:
+                creds["adminUserSshPublicKey"] = spec.admin_credentials.ssh_public_key
+            if spec.admin_credentials.password_secret_ref is not None and secrets.get(PASSWORD_KEY):
+                creds["adminUserPassword"] = secrets[PASSWORD_KEY]
+            props["userAccountCredentials"] = creds
+        return props
+
+    def identity(self, obj: ComputeResource) -> JsonDict | None:
+        return managed_identity(obj)
+
+    @staticmethod
+    def _scale(obj: ComputeCluster) -> JsonDict:
+        scale = obj.spec.scale_settings
+        body: JsonDict = {"maxNodeCount": scale.max_node_count, "minNodeCount": scale.min_node_count}
+        if scale.node_idle_time_before_scale_down:
+            body["nodeIdleTimeBeforeScaleDown"] = scale.node_idle_time_before_scale_down
+        return body
+
+    def immutable_mismatches(self, obj: ComputeResource, observed: Observation) -> list[str]:
+        assert isinstance(obj, ComputeCluster)
+        spec, props = obj.spec, observed.properties
+        mismatches = []
+        if props.get("vmSize") and not same(props["vmSize"], spec.vm_size):
+            mismatches.append(f"spec.vmSize ({spec.vm_size}; Azure has {props['vmSize']})")
+        if props.get("vmPriority") and not same(props["vmPriority"], spec.vm_priority):
+            mismatches.append(f"spec.vmPriority ({spec.vm_priority}; Azure has {props['vmPriority']})")
+        if props.get("osType") and not same(props["osType"], spec.os_type):
+            mismatches.append(f"spec.osType ({spec.os_type}; Azure has {props['osType']})")
+        subnet = props.get("subnet")
+        azure_subnet = subnet.get("id") if isinstance(subnet, dict) else subnet
+        if (azure_subnet or spec.subnet_id) and not same(azure_subnet, spec.subnet_id):
+            mismatches.append("spec.subnetId")
+        return mismatches
+
+    def scale_change(self, obj: ComputeResource, observed: Observation) -> JsonDict | None:
+        assert isinstance(obj, ComputeCluster)
+        wanted = self._scale(obj)
+        actual = observed.properties.get("scaleSettings") or {}
+        for key, value in wanted.items():
+            if key == "nodeIdleTimeBeforeScaleDown":
+                if str(actual.get(key) or "").upper() != str(value).upper():
+                    return wanted
+            elif actual.get(key) != value:
+                return wanted
+        return None
+
+    def power_action(self, obj: ComputeResource, observed: Observation) -> Literal["Start", "Stop"] | None:
+        return None
+
+    def settled(self, obj: ComputeResource, observed: Observation) -> str | None:
+        return None  # Resizing is normal life for a cluster that follows its job queue
+
+    def fill_status(self, status: ComputeStatusBase, observed: Observation) -> None:
+        assert isinstance(status, ComputeClusterStatus)
+        props = observed.properties
+        status.allocation_state = props.get("allocationState")
+        status.allocation_state_transition_time = props.get("allocationStateTransitionTime")
+        status.current_node_count = props.get("currentNodeCount")
+        status.target_node_count = props.get("targetNodeCount")
+        counts = props.get("nodeStateCounts")
+        status.node_state_counts = NodeStateCounts.model_validate(counts) if isinstance(counts, dict) else None
+        status.errors = azure_errors(observed)
+
+    async def prechecks(self, obj: ComputeResource, client: ComputeClient, target: WorkspaceTarget,
+                        location: str) -> Refusal | None:
+        assert isinstance(obj, ComputeCluster)
+        spec = obj.spec
+        size = check_vm_size(await client.vm_sizes(target, location), spec.vm_size, location,
+                             compute_type=self.compute_type)
+        if isinstance(size, Refusal):
+            return size
+        low_priority = spec.vm_priority == "LowPriority"
+        if low_priority and (refusal := check_low_priority(size, location)) is not None:
+            return refusal
+        return check_quota(await client.usages(target, location), size, spec.scale_settings.max_node_count,
+                           low_priority, location)

@@ -1,0 +1,106 @@
+"""Workspace: which credentials reach the Azure ML workspace, and does it exist.
+
+Resolving credentials is shared with the compute kinds: a compute uses its Workspace's credentials,
+and waits while the Workspace is not Ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from aml_operator.api.conditions import READY, find_condition
+from aml_operator.api.workspace import Workspace
+from aml_operator.reconcile.credentials import CredentialsError, ServicePrincipal, service_principal_from_secret
+from aml_operator.reconcile.external import AzureError, ComputeClient, WorkspaceTarget
+from aml_operator.reconcile.outcome import Event, Outcome, conditions_for
+
+
+class SecretReader(Protocol):
+    async def __call__(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        """Decoded data of a Secret, or None when it does not exist."""
+
+
+class CredentialsRefused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+@dataclass(frozen=True)
+class ResolvedCredentials:
+    principal: ServicePrincipal | None
+    """None: the operator's own identity."""
+
+
+def target_of(workspace: Workspace) -> WorkspaceTarget:
+    spec = workspace.spec
+    return WorkspaceTarget(spec.subscription_id, spec.resource_group, spec.workspace_name)
+
+
+async def resolve_credentials(workspace: Workspace, read_secret: SecretReader,
+                              operator_identity_allowed: Callable[[str], bool]) -> ResolvedCredentials:
+    namespace = workspace.metadata.namespace
+    creds = workspace.spec.credentials
+    if creds.secret_ref is not None:
+        data = await read_secret(namespace, creds.secret_ref.name)
+        if data is None:
+            raise CredentialsRefused("SecretNotFound",
+                                     f"Secret {creds.secret_ref.name!r} (spec.credentials.secretRef) does not "
+                                     f"exist in namespace {namespace}")
+        try:
+            return ResolvedCredentials(service_principal_from_secret(creds.secret_ref.name, data))
+        except CredentialsError as exc:
+            raise CredentialsRefused("CredentialsInvalid", str(exc)) from exc
+    if not operator_identity_allowed(namespace):
+        raise CredentialsRefused(
+            "OperatorIdentityNotAllowed",
+            f"spec.credentials.useOperatorIdentity is not allowed in namespace {namespace}: the operator's "
+            "settings (AML_OPERATOR_IDENTITY_NAMESPACES) do not list it; use spec.credentials.secretRef")
+    return ResolvedCredentials(None)
+
+
+def is_ready(workspace: Workspace) -> bool:
+    ready = find_condition(workspace.status.conditions, READY)
+    return (ready is not None and ready.status == "True"
+            and workspace.status.observed_generation == workspace.metadata.generation
+            and bool(workspace.status.location))
+
+
+async def reconcile_workspace(workspace: Workspace, connect: Callable[[ResolvedCredentials], Awaitable[ComputeClient]],
+                              read_secret: SecretReader, operator_identity_allowed: Callable[[str], bool],
+                              now: datetime, retry_after: float) -> Outcome:
+    status = workspace.status.model_copy(deep=True)
+    generation = workspace.metadata.generation
+    was_ready = is_ready(workspace)
+    events: list[Event] = []
+
+    def result(state: str, reason: str, message: str, requeue: float | None = None) -> Outcome:
+        status.conditions = conditions_for(status.conditions, state, reason, message,  # type: ignore[arg-type]
+                                           generation=generation, now=now)
+        status.observed_generation = generation
+        if state == "ready" and not was_ready:
+            events.append(Event("Normal", "Ready", message))
+        elif state != "ready" and (was_ready or not workspace.status.conditions):
+            events.append(Event("Warning", reason, message))
+        return Outcome(status=status.to_json(), requeue_after=requeue, events=events, message=message)
+
+    try:
+        resolved = await resolve_credentials(workspace, read_secret, operator_identity_allowed)
+    except CredentialsRefused as exc:
+        return result("stalled", exc.reason, exc.message, requeue=retry_after)
+    target = target_of(workspace)
+    try:
+        client = await connect(resolved)
+        info = await client.workspace(target)
+    except AzureError as exc:
+        # Even "terminal" errors are retried slowly here: someone may grant the role or fix the Secret.
+        state = "progressing" if exc.retryable else "stalled"
+        return result(state, exc.reason, exc.message, requeue=max(retry_after, exc.retry_after or 0))
+    status.location = info.location
+    status.azure_resource_id = info.arm_id
+    status.provisioning_state = "Succeeded"
+    return result("ready", "Succeeded",
+                  f"Azure ML workspace {target.workspace_name} in {info.location} is reachable")
