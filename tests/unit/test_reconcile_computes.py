@@ -1,0 +1,304 @@
+"""The compute reconcile core, case by case, against an in-memory ComputeClient (one reason per case).
+
+End-to-end behaviour against the real emulator and API server lives in tests/e2e; these pin down the
+core's decisions: what it writes to Azure, in which order, and what the status says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pytest
+
+from aml_operator.api.compute_cluster import ComputeCluster
+from aml_operator.api.compute_instance import ComputeInstance
+from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
+from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
+from aml_operator.reconcile.computes import ComputeContext, delete_compute, reconcile_compute
+from aml_operator.reconcile.external import (
+    AzureError,
+    JsonDict,
+    Observation,
+    Operation,
+    OperationStatus,
+    Usage,
+    VmSize,
+    WorkspaceInfo,
+    WorkspaceTarget,
+)
+from aml_operator.reconcile.ownership import Owner
+
+TARGET = WorkspaceTarget("00000000-0000-0000-0000-000000000000", "rg-ml", "ws-ml")
+OWNER = Owner("cluster-1", "team-a", "ComputeCluster", "cpu")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SIZES = [VmSize("Standard_DS3_v2", "standardDSv2Family", 4, True), VmSize("Standard_NC6", "standardNCFamily", 6, False)]
+USAGES = [Usage("Microsoft.MachineLearningServices/vmFamily/dedicatedCores/usages", "standardDSv2Family", 0, 24),
+          Usage("Microsoft.MachineLearningServices/totalDedicatedCores/usages", "TotalDedicatedCores", 0, 100)]
+
+
+class FakeAzure:
+    """Records every call; computes live in a dict of wire-format JSON."""
+
+    def __init__(self) -> None:
+        self.computes: dict[str, JsonDict] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self.operations: dict[str, OperationStatus] = {}
+        self.fail: AzureError | None = None
+
+    def writes(self) -> list[tuple[str, ...]]:
+        return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
+
+    async def workspace(self, target: WorkspaceTarget) -> WorkspaceInfo:
+        return WorkspaceInfo("westeurope", target.arm_id)
+
+    async def get(self, target: WorkspaceTarget, name: str) -> Observation | None:
+        self.calls.append(("get", name))
+        if self.fail:
+            raise self.fail
+        return Observation(name, self.computes[name]) if name in self.computes else None
+
+    async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
+        self.calls.append(("list",))
+        return [Observation(n, c) for n, c in self.computes.items()]
+
+    async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
+        self.calls.append(("put", name))
+        if self.fail:
+            raise self.fail
+        created = name not in self.computes
+        resource = {**body, "id": target.compute_id(name), "name": name}
+        resource["properties"] = {**body["properties"], "provisioningState": "Creating"}
+        self.computes[name] = resource
+        self.operations[f"op-{name}"] = OperationStatus("InProgress")
+        return Operation("Create" if created else "Update", f"op-{name}")
+
+    async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
+        self.calls.append(("patch", name))
+        self.computes[name]["properties"]["properties"]["scaleSettings"] = scale_settings
+        return Operation("Update", f"op-{name}")
+
+    async def delete(self, target: WorkspaceTarget, name: str, action: Literal["Delete", "Detach"]) -> Operation:
+        self.calls.append(("delete", name, action))
+        self.computes.pop(name, None)
+        return Operation(action, f"op-{name}")
+
+    async def power(self, target: WorkspaceTarget, name: str,
+                    action: Literal["Start", "Stop", "Restart"]) -> Operation:
+        self.calls.append(("power", name, action))
+        return Operation(action, None)
+
+    async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
+        self.calls.append(("poll", url))
+        return self.operations.get(url, OperationStatus("Succeeded"))
+
+    async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
+        return SIZES
+
+    async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
+        return USAGES
+
+
+def cluster(status: JsonDict | None = None, annotations: dict[str, str] | None = None, **spec: Any) -> ComputeCluster:
+    body: JsonDict = {
+        "apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeCluster",
+        "metadata": {"name": "cpu", "namespace": "team-a", "generation": 1, "annotations": annotations or {}},
+        "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2",
+                 "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}, **spec},
+        "status": status or {},
+    }
+    return ComputeCluster.model_validate(body)
+
+
+def ctx(azure: FakeAzure, owner: Owner = OWNER) -> ComputeContext:
+    return ComputeContext(client=azure, target=TARGET, location="westeurope", owner=owner, now=NOW,
+                          poll_interval=5)
+
+
+def condition(status: JsonDict, type_: str) -> tuple[str, str]:
+    found = next(c for c in status["conditions"] if c["type"] == type_)
+    return found["status"], found["reason"]
+
+
+def existing(azure: FakeAzure, tags: dict[str, str], state: str = "Succeeded", **props: Any) -> None:
+    azure.computes["cpu"] = {
+        "id": TARGET.compute_id("cpu"), "name": "cpu", "tags": tags,
+        "properties": {"computeType": "AmlCompute", "provisioningState": state,
+                       "properties": {"vmSize": "STANDARD_DS3_V2", "vmPriority": "Dedicated",
+                                      "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}, **props}},
+    }
+
+
+async def test_create_records_intent_before_the_put_then_puts_once() -> None:
+    azure, driver = FakeAzure(), ComputeClusterDriver()
+    first = await reconcile_compute(cluster(), driver, ctx(azure))
+    assert azure.writes() == []
+    assert first.status["lastOperation"]["operationStatus"] == "Pending"
+    assert first.requeue_after == 0
+
+    second = await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
+    assert azure.writes() == [("put", "cpu")]
+    assert second.status["lastOperation"] == {"operationName": "Create", "operationStatus": "InProgress",
+                                              "operationTime": "2026-01-01T00:00:00Z", "asyncOperationUrl": "op-cpu"}
+    assert condition(second.status, "Reconciling") == ("True", "Creating")
+    body = azure.computes["cpu"]
+    assert body["tags"] == {"azureml.dev-owner": "team-a/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"}
+    assert body["properties"]["properties"]["scaleSettings"] == {"maxNodeCount": 4, "minNodeCount": 0}
+
+
+async def test_a_crash_after_the_put_does_not_create_twice() -> None:
+    azure, driver = FakeAzure(), ComputeClusterDriver()
+    first = await reconcile_compute(cluster(), driver, ctx(azure))
+    await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
+    # The status write after the PUT was lost: the operator restarts from the Pending marker.
+    azure.computes["cpu"]["properties"]["provisioningState"] = "Succeeded"
+    again = await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
+    assert [w for w in azure.writes() if w[0] == "put"] == [("put", "cpu")]
+    assert condition(again.status, "Ready") == ("True", "Succeeded")
+
+
+async def test_operation_in_flight_is_polled_not_repeated() -> None:
+    azure, driver = FakeAzure(), ComputeClusterDriver()
+    status = (await reconcile_compute(cluster(), driver, ctx(azure))).status
+    status = (await reconcile_compute(cluster(status=status), driver, ctx(azure))).status
+    polled = await reconcile_compute(cluster(status=status), driver, ctx(azure))
+    assert ("poll", "op-cpu") in azure.calls and len(azure.writes()) == 1
+    assert polled.requeue_after == 5
+    azure.operations["op-cpu"] = OperationStatus("Succeeded")
+    azure.computes["cpu"]["properties"]["provisioningState"] = "Succeeded"
+    done = await reconcile_compute(cluster(status=polled.status), driver, ctx(azure))
+    assert condition(done.status, "Ready") == ("True", "Succeeded")
+    assert done.status["observedGeneration"] == 1 and done.requeue_after is None
+    assert any(e.reason == "CreateSucceeded" for e in done.events)
+
+
+@pytest.mark.parametrize(("tags", "annotations", "reason", "writes"), [
+    ({}, {}, "AlreadyExists", []),
+    ({"azureml.dev-owner": "team-b/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"}, {}, "AlreadyExists", []),
+    ({}, {"azureml.dev/adopt": "true"}, "Updating", [("put", "cpu")]),
+])
+async def test_adoption_only_on_request(tags: dict[str, str], annotations: dict[str, str], reason: str,
+                                        writes: list[tuple[str, ...]]) -> None:
+    azure = FakeAzure()
+    existing(azure, tags)
+    result = await reconcile_compute(cluster(annotations=annotations), ComputeClusterDriver(), ctx(azure))
+    assert condition(result.status, "Ready")[1] == reason
+    assert azure.writes() == writes
+
+
+async def test_scale_change_is_a_patch_not_a_put() -> None:
+    azure = FakeAzure()
+    existing(azure, OWNER.tags())
+    spec = {"scaleSettings": {"minNodeCount": 1, "maxNodeCount": 6}}
+    result = await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == [("patch", "cpu")]
+    assert condition(result.status, "Reconciling") == ("True", "Updating")
+
+
+async def test_immutable_difference_is_refused_without_writes() -> None:
+    azure = FakeAzure()
+    existing(azure, OWNER.tags())
+    result = await reconcile_compute(cluster(vmSize="Standard_NC6"), ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == []
+    assert condition(result.status, "Stalled") == ("True", "ImmutableFieldChanged")
+    assert "spec.vmSize" in next(c["message"] for c in result.status["conditions"] if c["type"] == "Ready")
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    ({"vmSize": "Standard_M128"}, "VmSizeNotAvailable"),
+    ({"vmSize": "Standard_NC6", "vmPriority": "LowPriority"}, "LowPriorityNotSupported"),
+    ({"scaleSettings": {"minNodeCount": 0, "maxNodeCount": 7}}, "QuotaExceeded"),  # 7 x 4 > 24
+])
+async def test_prechecks_refuse_before_any_write(spec: JsonDict, reason: str) -> None:
+    azure = FakeAzure()
+    result = await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == []
+    assert condition(result.status, "Stalled") == ("True", reason)
+
+
+async def test_quota_exactly_full_is_accepted() -> None:
+    azure = FakeAzure()
+    result = await reconcile_compute(cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}),
+                                     ComputeClusterDriver(), ctx(azure))
+    assert condition(result.status, "Reconciling") == ("True", "Creating")
+
+
+async def test_deleted_behind_our_back_is_recreated_with_an_event() -> None:
+    azure = FakeAzure()
+    status = {"azureResourceId": TARGET.compute_id("cpu"),
+              "lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"}}
+    result = await reconcile_compute(cluster(status=status), ComputeClusterDriver(), ctx(azure))
+    assert any(e.reason == "DeletedInAzure" and e.type == "Warning" for e in result.events)
+    assert result.status["lastOperation"]["operationStatus"] == "Pending"
+
+
+@pytest.mark.parametrize(("error", "state", "requeue"), [
+    (AzureError("TooManyRequests", 429, "Throttled", True, "slow down", retry_after=30), "Reconciling", 30),
+    (AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role"), "Stalled", None),
+])
+async def test_errors_follow_the_table(error: AzureError, state: str, requeue: float | None) -> None:
+    azure = FakeAzure()
+    azure.fail = error
+    result = await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))
+    assert condition(result.status, state) == ("True", error.reason)
+    assert result.requeue_after == requeue
+
+
+async def test_skip_annotation_pauses_writes() -> None:
+    azure = FakeAzure()
+    existing(azure, OWNER.tags())
+    obj = cluster(annotations={"azureml.dev/reconcile": "skip"}, scaleSettings={"minNodeCount": 2, "maxNodeCount": 4})
+    result = await reconcile_compute(obj, ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == []
+    assert condition(result.status, "Ready")[1] == "ReconcileSkipped"
+
+
+@pytest.mark.parametrize(("policy", "tags", "writes", "finished"), [
+    ("Delete", OWNER.tags(), [("delete", "cpu", "Delete")], False),
+    ("Detach", OWNER.tags(), [("delete", "cpu", "Detach")], False),
+    ("Orphan", OWNER.tags(), [], True),
+    ("Delete", {}, [], True),  # not ours: never deleted
+])
+async def test_delete_honours_policy_and_ownership(policy: str, tags: dict[str, str],
+                                                   writes: list[tuple[str, ...]], finished: bool) -> None:
+    azure = FakeAzure()
+    existing(azure, tags)
+    result = await delete_compute(cluster(deletionPolicy=policy), ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == writes
+    assert result.finished is finished
+
+
+async def test_delete_finishes_only_when_azure_confirms() -> None:
+    azure = FakeAzure()
+    existing(azure, OWNER.tags())
+    started = await delete_compute(cluster(), ComputeClusterDriver(), ctx(azure))
+    assert not started.finished
+    azure.operations["op-cpu"] = OperationStatus("Succeeded")
+    confirmed = await delete_compute(cluster(status=started.status), ComputeClusterDriver(), ctx(azure))
+    assert confirmed.finished
+
+
+def instance(state: str) -> ComputeInstance:
+    return ComputeInstance.model_validate({
+        "apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeInstance",
+        "metadata": {"name": "cpu", "namespace": "team-a", "generation": 3},
+        "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2", "state": state},
+    })
+
+
+@pytest.mark.parametrize(("wanted", "azure_state", "writes", "reason"), [
+    ("Stopped", "Running", [("power", "cpu", "Stop")], "Stopping"),
+    ("Running", "Stopped", [("power", "cpu", "Start")], "Starting"),
+    ("Running", "Starting", [], "Starting"),
+    ("Running", "Running", [], "Succeeded"),
+])
+async def test_instance_state_follows_the_spec(wanted: str, azure_state: str, writes: list[tuple[str, ...]],
+                                               reason: str) -> None:
+    azure = FakeAzure()
+    azure.computes["cpu"] = {"id": "x", "tags": OWNER.tags(), "properties": {
+        "computeType": "ComputeInstance", "provisioningState": "Succeeded",
+        "properties": {"vmSize": "Standard_DS3_v2", "state": azure_state}}}
+    result = await reconcile_compute(instance(wanted), ComputeInstanceDriver(), ctx(azure))
+    assert azure.writes() == writes
+    assert condition(result.status, "Ready")[1] == reason
