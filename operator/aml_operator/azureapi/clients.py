@@ -51,32 +51,38 @@ class ClientFactory:
     def __init__(self, settings: Settings, limiters: LimiterRegistry | None = None) -> None:
         self.settings = settings
         self.limiters = limiters or LimiterRegistry()
-        self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._entries: dict[tuple[str, str, str, str], _Entry] = {}
+        self.max_clients = 64
+        """Least recently used clients beyond this are closed (old credentials after a rotation)."""
         self._lock = asyncio.Lock()
 
     async def client(self, subscription_id: str,
                      principal: ServicePrincipal | None) -> MachineLearningServicesMgmtClient:
         who = principal.client_id if principal else OPERATOR_IDENTITY
         fingerprint = principal.fingerprint if principal else OPERATOR_IDENTITY
-        key = (self.settings.arm_endpoint, subscription_id.lower(), who)
+        key = (self.settings.arm_endpoint, subscription_id.lower(), who, fingerprint)
         async with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.fingerprint == fingerprint:
-                return entry.client
-            if entry is not None:  # the credentials rotated: drop the old client
-                await self._close(entry)
-            credential = build_credential(principal, self.settings.authority_host, self.settings.ca_bundle)
-            options: dict[str, Any] = {}
-            if self.settings.ca_bundle:
-                options["connection_verify"] = self.settings.ca_bundle
-            client = MachineLearningServicesMgmtClient(
-                credential, subscription_id, base_url=self.settings.arm_endpoint,
-                credential_scopes=[self.settings.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
-                per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
-                **options,
-            )
-            self._entries[key] = _Entry(client, credential, fingerprint)
-            return client
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                entry = self._create(subscription_id, principal, who, fingerprint)
+            self._entries[key] = entry  # most recently used last
+            while len(self._entries) > self.max_clients:
+                await self._close(self._entries.pop(next(iter(self._entries))))
+            return entry.client
+
+    def _create(self, subscription_id: str, principal: ServicePrincipal | None, who: str,
+                fingerprint: str) -> _Entry:
+        credential = build_credential(principal, self.settings.authority_host, self.settings.ca_bundle)
+        options: dict[str, Any] = {}
+        if self.settings.ca_bundle:
+            options["connection_verify"] = self.settings.ca_bundle
+        client = MachineLearningServicesMgmtClient(
+            credential, subscription_id, base_url=self.settings.arm_endpoint,
+            credential_scopes=[self.settings.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
+            per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
+            **options,
+        )
+        return _Entry(client, credential, fingerprint)
 
     async def _close(self, entry: _Entry) -> None:
         await entry.client.close()

@@ -14,7 +14,7 @@ Per-kind knowledge (the request body, what may change in place, what the status 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -251,7 +251,7 @@ async def _create(run: _Pass) -> Outcome:
                                               operation_time=ctx.now)
         return run.outcome("progressing", "Creating", f"creating compute {run.name} in Azure", requeue=0.0)
     try:
-        operation = await ctx.client.put(ctx.target, run.name, run.desired_body())
+        operation = replace(await ctx.client.put(ctx.target, run.name, run.desired_body()), name="Create")
     except AzureError as exc:
         status.last_operation = None
         return run.error(exc, f"creating compute {run.name}")
@@ -307,7 +307,7 @@ async def _converge(run: _Pass, observed: Observation) -> Outcome:
             operation = await ctx.client.patch_scale(ctx.target, run.name, scale)
             return run.started(operation, f"updating the scale settings of compute {run.name}")
         if adopting or _tags_or_description_differ(run, observed):
-            operation = await ctx.client.put(ctx.target, run.name, run.desired_body())
+            operation = replace(await ctx.client.put(ctx.target, run.name, run.desired_body()), name="Update")
             if adopting:
                 run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
             return run.started(operation, f"updating compute {run.name}")
