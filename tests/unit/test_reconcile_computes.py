@@ -34,8 +34,10 @@ TARGET = WorkspaceTarget("00000000-0000-0000-0000-000000000000", "rg-ml", "ws-ml
 OWNER = Owner("cluster-1", "team-a", "ComputeCluster", "cpu")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SIZES = [VmSize("Standard_DS3_v2", "standardDSv2Family", 4, True), VmSize("Standard_NC6", "standardNCFamily", 6, False)]
-USAGES = [Usage("Microsoft.MachineLearningServices/vmFamily/dedicatedCores/usages", "standardDSv2Family", 0, 24),
-          Usage("Microsoft.MachineLearningServices/totalDedicatedCores/usages", "TotalDedicatedCores", 0, 100)]
+USAGES = [
+    Usage("Microsoft.MachineLearningServices/vmFamily/dedicatedCores/usages", "standardDSv2Family", 0, 24),
+    Usage("Microsoft.MachineLearningServices/totalDedicatedCores/usages", "TotalDedicatedCores", 0, 100),
+]
 
 
 class FakeAzure:
@@ -84,8 +86,7 @@ class FakeAzure:
         self.computes.pop(name, None)
         return Operation(action, f"op-{name}")
 
-    async def power(self, target: WorkspaceTarget, name: str,
-                    action: Literal["Start", "Stop", "Restart"]) -> Operation:
+    async def power(self, target: WorkspaceTarget, name: str, action: Literal["Start", "Stop", "Restart"]) -> Operation:
         self.calls.append(("power", name, action))
         return Operation(action, None)
 
@@ -102,18 +103,22 @@ class FakeAzure:
 
 def cluster(status: JsonDict | None = None, annotations: dict[str, str] | None = None, **spec: Any) -> ComputeCluster:
     body: JsonDict = {
-        "apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeCluster",
+        "apiVersion": "azureml.dev/v1alpha1",
+        "kind": "ComputeCluster",
         "metadata": {"name": "cpu", "namespace": "team-a", "generation": 1, "annotations": annotations or {}},
-        "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2",
-                 "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}, **spec},
+        "spec": {
+            "workspaceRef": {"name": "ws-ml"},
+            "vmSize": "Standard_DS3_v2",
+            "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4},
+            **spec,
+        },
         "status": status or {},
     }
     return ComputeCluster.model_validate(body)
 
 
 def ctx(azure: FakeAzure, owner: Owner = OWNER) -> ComputeContext:
-    return ComputeContext(client=azure, target=TARGET, location="westeurope", owner=owner, now=NOW,
-                          poll_interval=5)
+    return ComputeContext(client=azure, target=TARGET, location="westeurope", owner=owner, now=NOW, poll_interval=5)
 
 
 def condition(status: JsonDict, type_: str) -> tuple[str, str]:
@@ -123,10 +128,19 @@ def condition(status: JsonDict, type_: str) -> tuple[str, str]:
 
 def existing(azure: FakeAzure, tags: dict[str, str], state: str = "Succeeded", **props: Any) -> None:
     azure.computes["cpu"] = {
-        "id": TARGET.compute_id("cpu"), "name": "cpu", "tags": tags,
-        "properties": {"computeType": "AmlCompute", "provisioningState": state,
-                       "properties": {"vmSize": "STANDARD_DS3_V2", "vmPriority": "Dedicated",
-                                      "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}, **props}},
+        "id": TARGET.compute_id("cpu"),
+        "name": "cpu",
+        "tags": tags,
+        "properties": {
+            "computeType": "AmlCompute",
+            "provisioningState": state,
+            "properties": {
+                "vmSize": "STANDARD_DS3_V2",
+                "vmPriority": "Dedicated",
+                "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4},
+                **props,
+            },
+        },
     }
 
 
@@ -139,8 +153,12 @@ async def test_create_records_intent_before_the_put_then_puts_once() -> None:
 
     second = await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
     assert azure.writes() == [("put", "cpu")]
-    assert second.status["lastOperation"] == {"operationName": "Create", "operationStatus": "InProgress",
-                                              "operationTime": "2026-01-01T00:00:00Z", "asyncOperationUrl": "op-cpu"}
+    assert second.status["lastOperation"] == {
+        "operationName": "Create",
+        "operationStatus": "InProgress",
+        "operationTime": "2026-01-01T00:00:00Z",
+        "asyncOperationUrl": "op-cpu",
+    }
     assert condition(second.status, "Reconciling") == ("True", "Creating")
     body = azure.computes["cpu"]
     assert body["tags"] == {"azureml.dev-owner": "team-a/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"}
@@ -173,13 +191,22 @@ async def test_operation_in_flight_is_polled_not_repeated() -> None:
     assert any(e.reason == "CreateSucceeded" for e in done.events)
 
 
-@pytest.mark.parametrize(("tags", "annotations", "reason", "writes"), [
-    ({}, {}, "AlreadyExists", []),
-    ({"azureml.dev-owner": "team-b/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"}, {}, "AlreadyExists", []),
-    ({}, {"azureml.dev/adopt": "true"}, "Updating", [("put", "cpu")]),
-])
-async def test_adoption_only_on_request(tags: dict[str, str], annotations: dict[str, str], reason: str,
-                                        writes: list[tuple[str, ...]]) -> None:
+@pytest.mark.parametrize(
+    ("tags", "annotations", "reason", "writes"),
+    [
+        ({}, {}, "AlreadyExists", []),
+        (
+            {"azureml.dev-owner": "team-b/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"},
+            {},
+            "AlreadyExists",
+            [],
+        ),
+        ({}, {"azureml.dev/adopt": "true"}, "Updating", [("put", "cpu")]),
+    ],
+)
+async def test_adoption_only_on_request(
+    tags: dict[str, str], annotations: dict[str, str], reason: str, writes: list[tuple[str, ...]]
+) -> None:
     azure = FakeAzure()
     existing(azure, tags)
     result = await reconcile_compute(cluster(annotations=annotations), ComputeClusterDriver(), ctx(azure))
@@ -205,11 +232,14 @@ async def test_immutable_difference_is_refused_without_writes() -> None:
     assert "spec.vmSize" in next(c["message"] for c in result.status["conditions"] if c["type"] == "Ready")
 
 
-@pytest.mark.parametrize(("spec", "reason"), [
-    ({"vmSize": "Standard_M128"}, "VmSizeNotAvailable"),
-    ({"vmSize": "Standard_NC6", "vmPriority": "LowPriority"}, "LowPriorityNotSupported"),
-    ({"scaleSettings": {"minNodeCount": 0, "maxNodeCount": 7}}, "QuotaExceeded"),  # 7 x 4 > 24
-])
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ({"vmSize": "Standard_M128"}, "VmSizeNotAvailable"),
+        ({"vmSize": "Standard_NC6", "vmPriority": "LowPriority"}, "LowPriorityNotSupported"),
+        ({"scaleSettings": {"minNodeCount": 0, "maxNodeCount": 7}}, "QuotaExceeded"),  # 7 x 4 > 24
+    ],
+)
 async def test_prechecks_refuse_before_any_write(spec: JsonDict, reason: str) -> None:
     azure = FakeAzure()
     result = await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))
@@ -219,24 +249,30 @@ async def test_prechecks_refuse_before_any_write(spec: JsonDict, reason: str) ->
 
 async def test_quota_exactly_full_is_accepted() -> None:
     azure = FakeAzure()
-    result = await reconcile_compute(cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}),
-                                     ComputeClusterDriver(), ctx(azure))
+    result = await reconcile_compute(
+        cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}), ComputeClusterDriver(), ctx(azure)
+    )
     assert condition(result.status, "Reconciling") == ("True", "Creating")
 
 
 async def test_deleted_behind_our_back_is_recreated_with_an_event() -> None:
     azure = FakeAzure()
-    status = {"azureResourceId": TARGET.compute_id("cpu"),
-              "lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"}}
+    status = {
+        "azureResourceId": TARGET.compute_id("cpu"),
+        "lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"},
+    }
     result = await reconcile_compute(cluster(status=status), ComputeClusterDriver(), ctx(azure))
     assert any(e.reason == "DeletedInAzure" and e.type == "Warning" for e in result.events)
     assert result.status["lastOperation"]["operationStatus"] == "Pending"
 
 
-@pytest.mark.parametrize(("error", "state", "requeue"), [
-    (AzureError("TooManyRequests", 429, "Throttled", True, "slow down", retry_after=30), "Reconciling", 30),
-    (AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role"), "Stalled", None),
-])
+@pytest.mark.parametrize(
+    ("error", "state", "requeue"),
+    [
+        (AzureError("TooManyRequests", 429, "Throttled", True, "slow down", retry_after=30), "Reconciling", 30),
+        (AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role"), "Stalled", None),
+    ],
+)
 async def test_errors_follow_the_table(error: AzureError, state: str, requeue: float | None) -> None:
     azure = FakeAzure()
     azure.fail = error
@@ -254,14 +290,18 @@ async def test_skip_annotation_pauses_writes() -> None:
     assert condition(result.status, "Ready")[1] == "ReconcileSkipped"
 
 
-@pytest.mark.parametrize(("policy", "tags", "writes", "finished"), [
-    ("Delete", OWNER.tags(), [("delete", "cpu", "Delete")], False),
-    ("Detach", OWNER.tags(), [("delete", "cpu", "Detach")], False),
-    ("Orphan", OWNER.tags(), [], True),
-    ("Delete", {}, [], True),  # not ours: never deleted
-])
-async def test_delete_honours_policy_and_ownership(policy: str, tags: dict[str, str],
-                                                   writes: list[tuple[str, ...]], finished: bool) -> None:
+@pytest.mark.parametrize(
+    ("policy", "tags", "writes", "finished"),
+    [
+        ("Delete", OWNER.tags(), [("delete", "cpu", "Delete")], False),
+        ("Detach", OWNER.tags(), [("delete", "cpu", "Detach")], False),
+        ("Orphan", OWNER.tags(), [], True),
+        ("Delete", {}, [], True),  # not ours: never deleted
+    ],
+)
+async def test_delete_honours_policy_and_ownership(
+    policy: str, tags: dict[str, str], writes: list[tuple[str, ...]], finished: bool
+) -> None:
     azure = FakeAzure()
     existing(azure, tags)
     result = await delete_compute(cluster(deletionPolicy=policy), ComputeClusterDriver(), ctx(azure))
@@ -280,25 +320,38 @@ async def test_delete_finishes_only_when_azure_confirms() -> None:
 
 
 def instance(state: str) -> ComputeInstance:
-    return ComputeInstance.model_validate({
-        "apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeInstance",
-        "metadata": {"name": "cpu", "namespace": "team-a", "generation": 3},
-        "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2", "state": state},
-    })
+    return ComputeInstance.model_validate(
+        {
+            "apiVersion": "azureml.dev/v1alpha1",
+            "kind": "ComputeInstance",
+            "metadata": {"name": "cpu", "namespace": "team-a", "generation": 3},
+            "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2", "state": state},
+        }
+    )
 
 
-@pytest.mark.parametrize(("wanted", "azure_state", "writes", "reason"), [
-    ("Stopped", "Running", [("power", "cpu", "Stop")], "Stopping"),
-    ("Running", "Stopped", [("power", "cpu", "Start")], "Starting"),
-    ("Running", "Starting", [], "Starting"),
-    ("Running", "Running", [], "Succeeded"),
-])
-async def test_instance_state_follows_the_spec(wanted: str, azure_state: str, writes: list[tuple[str, ...]],
-                                               reason: str) -> None:
+@pytest.mark.parametrize(
+    ("wanted", "azure_state", "writes", "reason"),
+    [
+        ("Stopped", "Running", [("power", "cpu", "Stop")], "Stopping"),
+        ("Running", "Stopped", [("power", "cpu", "Start")], "Starting"),
+        ("Running", "Starting", [], "Starting"),
+        ("Running", "Running", [], "Succeeded"),
+    ],
+)
+async def test_instance_state_follows_the_spec(
+    wanted: str, azure_state: str, writes: list[tuple[str, ...]], reason: str
+) -> None:
     azure = FakeAzure()
-    azure.computes["cpu"] = {"id": "x", "tags": OWNER.tags(), "properties": {
-        "computeType": "ComputeInstance", "provisioningState": "Succeeded",
-        "properties": {"vmSize": "Standard_DS3_v2", "state": azure_state}}}
+    azure.computes["cpu"] = {
+        "id": "x",
+        "tags": OWNER.tags(),
+        "properties": {
+            "computeType": "ComputeInstance",
+            "provisioningState": "Succeeded",
+            "properties": {"vmSize": "Standard_DS3_v2", "state": azure_state},
+        },
+    }
     result = await reconcile_compute(instance(wanted), ComputeInstanceDriver(), ctx(azure))
     assert azure.writes() == writes
     assert condition(result.status, "Ready")[1] == reason
