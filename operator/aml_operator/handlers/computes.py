@@ -11,13 +11,15 @@ from aml_operator.api.common import ComputeResource
 from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
 from aml_operator.handlers import outcome
+from aml_operator.handlers.lifecycle import BOOKKEEPING_PREFIX
 from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
 from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
 from aml_operator.reconcile.computes import ComputeDriver
 from aml_operator.runtime import Runtime
 from aml_operator.settings import Settings
 
-DRIFT = Settings.from_env().drift_interval
+SETTINGS = Settings.from_env()
+POLL = SETTINGS.poll_interval
 KINDS: dict[str, tuple[type[ComputeResource], ComputeDriver]] = {
     ComputeCluster.PLURAL: (ComputeCluster, ComputeClusterDriver()),
     ComputeInstance.PLURAL: (ComputeInstance, ComputeInstanceDriver()),
@@ -35,11 +37,14 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
     return found[0] if found else None
 
 
-def _at_rest(body: kopf.Body) -> bool:
-    status = body.get("status") or {}
-    operation = status.get("lastOperation") or {}
-    return (status.get("observedGeneration") == body.metadata.get("generation")
-            and operation.get("operationStatus") not in ("Pending", "InProgress"))
+def _change_handler_active(body: kopf.Body, resource: kopf.Resource) -> bool:
+    """kopf keeps a progress annotation while a change handler is retrying: that handler owns the object."""
+    return f"{BOOKKEEPING_PREFIX}/{resource.plural}_reconcile" in body.metadata.annotations
+
+
+def _work_in_flight(body: kopf.Body) -> bool:
+    operation = (body.get("status") or {}).get("lastOperation") or {}
+    return operation.get("operationStatus") in ("Pending", "InProgress")
 
 
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
@@ -51,18 +56,22 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     outcome.requeue(result)
 
 
-async def compute_drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
-                        workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
-    """Notice changes made in Azure behind our back (deleted, scaled, stopped) and restore the spec."""
-    if not _at_rest(body):
-        return  # the change handlers own objects with work in flight
+async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+                         workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
+    """Level-triggered pass: follows up work it started and notices changes made in Azure behind our back.
+
+    Ticks every poll interval but costs no Azure call at rest: the drift check reads the workspace-wide
+    snapshot, refreshed once per drift interval.
+    """
+    if _change_handler_active(body, resource) or body.metadata.get("deletionTimestamp"):
+        return
+    if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
+        return  # a spec change the change handlers have not taken yet
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
-    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), drift=True)
+    drift = not _work_in_flight(body)
+    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), drift=drift)
     outcome.apply(result, body, patch)
-    if result.requeue_after is not None:
-        # Hand the follow-up to the change handlers by touching nothing else: the next timer tick polls.
-        pass
 
 
 async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
@@ -73,7 +82,7 @@ async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, re
     outcome.apply(result, body, patch)
     if not result.finished:
         raise kopf.TemporaryError(result.message or "waiting for Azure to delete the compute",
-                                  delay=max(outcome.MIN_REQUEUE, result.requeue_after or DRIFT))
+                                  delay=max(outcome.MIN_REQUEUE, result.requeue_after or POLL))
 
 
 def _by_workspace(namespace: str, name: str, spec: kopf.Spec, resource: kopf.Resource,
@@ -85,6 +94,6 @@ for plural in KINDS:
     kopf.on.create(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.update(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
-    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_drift", interval=DRIFT, idle=DRIFT)(compute_drift)
+    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_resync", interval=POLL, idle=POLL)(compute_resync)
     kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}_delete")(compute_delete)
     kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_workspace")(_by_workspace)

@@ -12,15 +12,19 @@ from aml_operator.kube.client import cluster_uid, load_config
 from aml_operator.runtime import Runtime
 from aml_operator.settings import Settings
 
+BOOKKEEPING_PREFIX = f"operator.{GROUP}"
+
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
     ours = Settings.from_env()
-    # Finalizer and bookkeeping annotations under our group, so users see one owner of the object.
+    # Finalizer and bookkeeping annotations under our group, so users see one owner of the object. kopf
+    # ignores every annotation under the prefix it stores in, so that prefix must not be the one of the
+    # annotations users set (azureml.dev/adopt, azureml.dev/reconcile): those must trigger handlers.
     settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=BOOKKEEPING_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration")
+        prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration")
     # Events are posted deliberately on transitions, not for every log line.
     settings.posting.loggers = False
     settings.peering.standalone = ours.standalone
