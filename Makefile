@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CP := $(PY) tests/controlplane/controlplane.py
+ENV := $(PY) tests/controlplane/localenv.py
 
 .PHONY: help venv controlplane test test-fast up down status demo lint crds crds-check lock clean
 
@@ -31,21 +31,17 @@ test: venv controlplane ## run the whole test suite against the real control pla
 test-fast: venv ## tests that need no API server
 	$(VENV)/bin/pytest -m "not controlplane" $(PYTEST_ARGS)
 
-up: venv controlplane ## start the control plane in the background; prints the export lines to paste
-	@$(CP) up
+up: venv controlplane ## control plane, emulator and operator in the background; prints the lines to paste
+	@$(ENV) up
 
 down: ## stop everything `make up` started
-	@$(CP) down
+	@$(ENV) down
 
 status: ## show what `make up` started
-	@$(CP) status
+	@$(ENV) status
 
-demo: up ## start the local environment and show what to do next
-	@echo
-	@echo "The control plane is up. Point kubectl at it:"
-	@echo "    eval \"\$$($(CP) env)\"   # or paste the export lines above"
-	@echo "    kubectl get --raw /version"
-	@echo "Stop everything with: make down"
+demo: venv controlplane ## the operator's main job end to end, locally (DEMO_ONCE=1: exit when Ready)
+	@$(ENV) demo $(if $(DEMO_ONCE),--once)
 
 lint: venv ## ruff, mypy (strict) and the import-linter contracts
 	$(VENV)/bin/ruff check operator tests
