@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from aml_operator.api import ALL_KINDS
 from controlplane import ControlPlane
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+REPO = Path(__file__).resolve().parents[1]
+CRDS = REPO / "crds"
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +36,23 @@ def kubectl(control_plane: ControlPlane) -> Kubectl:
     return control_plane.kubectl
 
 
+@pytest.fixture(scope="session")
+def crds(kubectl: Kubectl) -> list[str]:
+    """The CRDs from crds/, applied and Established. The API server refuses a CRD whose schema is
+    not structural or whose CEL rules do not compile or exceed the cost budget, so this fixture is
+    itself the first test of the generated YAML."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    names = [kind.crd_name() for kind in ALL_KINDS]
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{name}" for name in names))
+    # Discovery (used by `kubectl get azureml`, short names, explain) lags a little behind Established.
+    for _ in range(50):
+        resources = kubectl("api-resources", "--api-group=azureml.dev", "-o", "name", check=False).stdout
+        if all(name in resources for name in names):
+            break
+        time.sleep(0.2)
+    return names
+
+
 @pytest.fixture
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
     """A namespace of the test's own, deleted afterwards (without waiting: the controller-manager finishes it)."""
@@ -49,7 +70,6 @@ def kube_env(control_plane: ControlPlane) -> dict[str, str]:
             "PATH": f"{control_plane.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -24,8 +24,11 @@ jobs="${AML_CP_BUILD_JOBS:-$(nproc)}"
 
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 have() { # have BINARY EXPECTED_SUBSTRING VERSION_ARGS...
-  local bin="$1" want="$2"; shift 2
-  [ -x "$bin" ] && "$bin" "$@" 2>/dev/null | grep -qF -- "$want"
+  local bin="$1" want="$2" out; shift 2
+  [ -x "$bin" ] || return 1
+  # Capture first: `cmd | grep -q` can kill cmd with SIGPIPE, which pipefail reports as a failure.
+  out="$("$bin" "$@" 2>/dev/null)" || return 1
+  [[ "$out" == *"$want"* ]]
 }
 timed() { # runs a build, reporting wall time and peak memory when GNU time is available
   if [ -x /usr/bin/time ]; then /usr/bin/time -f '    took %es, peak RSS %M KiB' "$@"; else "$@"; fi
@@ -78,5 +81,5 @@ ln -sfn "$bin" "$link_dir/helm"
 
 step "control plane binaries ready in $link_dir"
 "$link_dir/kube-apiserver" --version
-"$link_dir/etcd" --version | head -1
+etcd_version="$("$link_dir/etcd" --version)"; echo "${etcd_version%%$'\n'*}"
 "$link_dir/helm" version --short

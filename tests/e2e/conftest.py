@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from controlplane import ControlPlane
-from harness import REPO, Emulator, Kube, Operator, start_emulator
+from harness import Emulator, Kube, Operator, start_emulator
 
 
 @pytest.fixture(scope="session")
@@ -29,17 +29,8 @@ def live_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
     emu.stop()
 
 
-@pytest.fixture(scope="session")
-def crds(control_plane: ControlPlane) -> None:
-    control_plane.kubectl("apply", "-f", str(REPO / "crds"))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
-                          "app.kubernetes.io/part-of=azureml-compute-operator", check=False)
-    for name in ("workspaces", "computeclusters", "computeinstances"):
-        control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}.azureml.dev")
-
-
 @pytest.fixture
-def operator_factory(control_plane: ControlPlane, crds: None, kube_env: dict[str, str],
+def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dict[str, str],
                      tmp_path: Path) -> Iterator[Callable[..., Operator]]:
     started: list[Operator] = []
 
