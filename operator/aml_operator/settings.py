@@ -51,6 +51,8 @@ class Settings:
     """Seconds between observations of a workspace's computes (AML_DRIFT_INTERVAL)."""
     poll_interval: float = 10.0
     """Seconds between checks of an Azure operation in flight (AML_POLL_INTERVAL)."""
+    metrics_port: int = 8081
+    """Port of the Prometheus metrics endpoint /metrics (AML_METRICS_PORT); 0 turns it off."""
     cluster_id: str = ""
     """Identifies this Kubernetes cluster in the owner tags (AML_CLUSTER_ID); defaults to the uid of
     the kube-system namespace, read at start-up."""
@@ -77,5 +79,6 @@ class Settings:
             operator_identity_namespaces=_csv(env.get("AML_OPERATOR_IDENTITY_NAMESPACES")),
             drift_interval=_float(env, "AML_DRIFT_INTERVAL", cls.drift_interval),
             poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
+            metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),
             cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
         )

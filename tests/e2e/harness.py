@@ -132,6 +132,11 @@ class Operator:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
+    metrics_port: int = field(default_factory=free_port)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return response.read().decode()  # type: ignore[no-any-return]
 
     def start(self) -> None:
         log = self.log.with_name(f"{self.log.stem}-{len(self.logs)}.log")
@@ -140,7 +145,7 @@ class Operator:
             **self.env,
             "AML_ARM_ENDPOINT": self.emulator.url, "AML_AUTHORITY_HOST": self.emulator.url,
             "AML_CA_BUNDLE": self.emulator.ca_file, "AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4",
-            "AML_CLUSTER_ID": "e2e-cluster", **self.extra_env,
+            "AML_CLUSTER_ID": "e2e-cluster", "AML_METRICS_PORT": str(self.metrics_port), **self.extra_env,
         }
         with log.open("w") as out:
             self.process = subprocess.Popen(

@@ -193,3 +193,18 @@ def test_bad_credentials_and_missing_workspace_give_clear_conditions(
     kube.apply(cluster)
     kube.wait_condition("computecluster", name, "Ready", "False", reason="WorkspaceNotReady")
     assert emulator.compute(name) is None
+
+
+def test_metrics_endpoint_serves_reconciles_arm_requests_and_objects(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    operator = operator_factory(namespace, emulator)
+    ready_workspace(kube)
+    name = unique(namespace, "metric")
+    kube.apply(compute_cluster(name))
+    kube.wait_condition("computecluster", name)
+    text = operator.metrics()
+    assert 'aml_reconciles_total{kind="ComputeCluster",outcome="ready"}' in text
+    assert 'aml_arm_requests_total{code="200",method="GET",operation="computes"}' in text
+    assert 'aml_objects{kind="ComputeCluster",ready="True",reason="Succeeded"} 1.0' in text
+    assert 'aml_operation_duration_seconds_count{kind="ComputeCluster",operation="Create",result="Succeeded"}' in text
+    assert "aml_arm_throttled_total" in text and "aml_arm_throttle_wait_seconds_total" in text

@@ -15,6 +15,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.mgmt.machinelearningservices.aio import MachineLearningServicesMgmtClient
 
+from aml_operator import metrics
 from aml_operator.azureapi.credentials import build_credential
 from aml_operator.azureapi.errors import parse_retry_after
 from aml_operator.azureapi.ratelimit import LimiterRegistry, SubscriptionLimiter
@@ -32,9 +33,15 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
 
     async def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
         method = request.http_request.method
-        await self.limiter.acquire(method)
+        waited = await self.limiter.acquire(method)
+        if waited:
+            metrics.THROTTLE_WAIT.inc(waited)
         response: PipelineResponse = await self.next.send(request)  # type: ignore[type-arg]
         http = response.http_response
+        metrics.ARM_REQUESTS.labels(metrics.operation_of(request.http_request.url), method,
+                                    str(http.status_code)).inc()
+        if http.status_code == 429:
+            metrics.THROTTLED.inc()
         self.limiter.observe_response(method, http.status_code, http.headers,
                                       parse_retry_after(http.headers.get("Retry-After")))
         return response

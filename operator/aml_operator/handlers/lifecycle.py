@@ -7,6 +7,7 @@ from typing import Any
 
 import kopf
 
+from aml_operator import metrics
 from aml_operator.api.base import GROUP
 from aml_operator.kube.client import cluster_uid, load_config
 from aml_operator.runtime import Runtime
@@ -38,6 +39,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
                                   "(or allow reading the kube-system namespace)")
     memo.runtime = Runtime(ours, cluster_id)
+    metrics.serve(ours.metrics_port)
     logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
                 ours.arm_endpoint, cluster_id, ours.drift_interval)
 

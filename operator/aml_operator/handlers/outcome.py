@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
+from aml_operator import metrics
 from aml_operator.reconcile.outcome import Outcome
 
 MIN_REQUEUE = 0.5
@@ -20,7 +22,12 @@ def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict
 
 
 def apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    changes = status_patch(body.get("status") or {}, outcome.status)
+    before = body.get("status") or {}
+    metrics.record_pass(str(body.get("kind", "")), str(body.metadata.namespace), str(body.metadata.name),
+                        before, outcome.status, datetime.now(UTC))
+    if outcome.finished:
+        metrics.OBJECTS.forget(str(body.get("kind", "")), str(body.metadata.namespace), str(body.metadata.name))
+    changes = status_patch(before, outcome.status)
     for key, value in changes.items():
         patch.status[key] = value
     for event in outcome.events:

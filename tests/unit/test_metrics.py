@@ -1,0 +1,25 @@
+"""Metric labels stay low-cardinality: no compute names, ids or operation GUIDs."""
+
+from __future__ import annotations
+
+import pytest
+
+from aml_operator.metrics import operation_of
+
+WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+LOC = "/subscriptions/s/providers/Microsoft.MachineLearningServices/locations/westeurope"
+
+
+@pytest.mark.parametrize(("url", "operation"), [
+    (f"https://arm{WS}?api-version=2020-08-01", "workspaces"),
+    (f"https://arm{WS}/computes?api-version=2020-08-01", "computes"),
+    (f"https://arm{WS}/computes/cpu-1?api-version=2020-08-01", "computes"),
+    (f"https://arm{WS}/computes/cpu-1/start?api-version=2020-08-01", "start"),
+    (f"https://arm{WS}/computes/cpu-1/listKeys?api-version=2020-08-01", "listKeys"),
+    (f"https://arm{LOC}/vmSizes?api-version=2020-08-01", "vmSizes"),
+    (f"https://arm{LOC}/usages?api-version=2020-08-01", "usages"),
+    (f"https://arm{LOC}/computeOperationsStatus/7f3c?api-version=2020-08-01&service=new", "computeOperationsStatus"),
+    ("https://login/tenant/oauth2/v2.0/token", "other"),
+])
+def test_operation_names_the_kind_of_request_not_the_resource(url: str, operation: str) -> None:
+    assert operation_of(url) == operation
