@@ -1,0 +1,89 @@
+"""At rest the operator writes nothing and reads Azure with one list per workspace; pauses and policies hold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from harness import (
+    Emulator,
+    Kube,
+    Operator,
+    compute_cluster,
+    credentials_secret,
+    eventually,
+    unique,
+    workspace,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def ready_workspace(kube: Kube) -> None:
+    kube.apply(credentials_secret(), workspace())
+    kube.wait_condition("workspace", "ws-ml")
+
+
+def requests(emulator: Emulator, key: str) -> int:
+    return int(emulator.stats()["by_route"].get(key, 0))
+
+
+def test_at_rest_nothing_is_written_and_azure_is_read_by_one_list_per_interval(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    operator_factory(namespace, emulator)  # poll interval 1 s, drift interval 4 s
+    ready_workspace(kube)
+    names = [unique(namespace, f"rest{i}") for i in range(3)]
+    kube.apply(*(compute_cluster(name) for name in names))
+    for name in names:
+        kube.wait_condition("computecluster", name)
+    time.sleep(3)  # let the last follow-up passes settle
+
+    versions = {name: (kube.get("computecluster", name) or {})["metadata"]["resourceVersion"] for name in names}
+    writes = {name: emulator.writes_of(name) for name in names}
+    gets, lists = requests(emulator, "GET computes.get"), requests(emulator, "GET computes.list")
+    window = 12.0
+    time.sleep(window)
+
+    assert {name: (kube.get("computecluster", name) or {})["metadata"]["resourceVersion"] for name in names} \
+        == versions, "no status patch, no annotation churn at rest"
+    assert {name: emulator.writes_of(name) for name in names} == writes, "no write to Azure at rest"
+    new_lists = requests(emulator, "GET computes.list") - lists
+    new_gets = requests(emulator, "GET computes.get") - gets
+    # Three objects ticking every second would make ~36 GETs; one shared list per 4 s makes ~3.
+    assert 1 <= new_lists <= window / 4 + 2, new_lists
+    assert new_gets == 0, new_gets
+
+
+def test_skip_annotation_pauses_writes_until_removed(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    operator_factory(namespace, emulator)
+    ready_workspace(kube)
+    name = unique(namespace, "paused")
+    kube.apply(compute_cluster(name, max_nodes=2))
+    kube.wait_condition("computecluster", name)
+    kube.patch("computecluster", name, {"metadata": {"annotations": {"azureml.dev/reconcile": "skip"}}})
+    kube.wait_condition("computecluster", name, reason="ReconcileSkipped")
+    patches = emulator.writes_of(name).get("PATCH", 0)
+
+    kube.patch("computecluster", name, {"spec": {"scaleSettings": {"maxNodeCount": 3}}})
+    time.sleep(5)
+    assert emulator.writes_of(name).get("PATCH", 0) == patches, "paused: the scale change stays in Kubernetes"
+
+    kube.plane.kubectl("annotate", "computecluster", name, "-n", namespace, "azureml.dev/reconcile-")
+    kube.wait_condition("computecluster", name, reason="Succeeded")
+    eventually(lambda: emulator.writes_of(name).get("PATCH", 0) == patches + 1, 60, what="the PATCH after unpausing")
+    azure = emulator.compute(name) or {}
+    assert azure["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 3
+
+
+def test_operator_identity_is_refused_where_settings_do_not_allow_it(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    operator_factory(namespace, emulator)  # AML_OPERATOR_IDENTITY_NAMESPACES is empty
+    ws = workspace("own-identity")
+    ws["spec"]["credentials"] = {"useOperatorIdentity": True}
+    kube.apply(ws)
+    stalled = kube.wait_condition("workspace", "own-identity", "Stalled", reason="OperatorIdentityNotAllowed")
+    message = next(c["message"] for c in stalled["status"]["conditions"] if c["type"] == "Ready")
+    assert namespace in message and "AML_OPERATOR_IDENTITY_NAMESPACES" in message
