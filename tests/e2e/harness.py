@@ -232,6 +232,12 @@ def workspace(name: str = "ws-ml", secret: str = "aml-credentials", workspace_na
                      "credentials": {"secretRef": {"name": secret}}}}
 
 
+def ready_workspace(kube: Kube) -> None:
+    """The default Workspace and its credentials Secret, Ready."""
+    kube.apply(credentials_secret(), workspace())
+    kube.wait_condition("workspace", "ws-ml")
+
+
 def compute_cluster(name: str, max_nodes: int = 2, min_nodes: int = 0, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeCluster", "metadata": {"name": name},
             "spec": {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2",

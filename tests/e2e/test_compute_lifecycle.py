@@ -15,16 +15,12 @@ from harness import (
     compute_instance,
     credentials_secret,
     eventually,
+    ready_workspace,
     unique,
     workspace,
 )
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def ready_workspace(kube: Kube) -> None:
-    kube.apply(credentials_secret(), workspace())
-    kube.wait_condition("workspace", "ws-ml")
 
 
 def test_cluster_is_created_and_reports_its_azure_state(

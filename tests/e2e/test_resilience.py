@@ -16,6 +16,7 @@ from harness import (
     compute_cluster,
     credentials_secret,
     eventually,
+    ready_workspace,
     start_emulator,
     unique,
     workspace,
@@ -37,11 +38,6 @@ def faulty_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
     emu = start_emulator(tmp_path_factory.mktemp("faulty-emulator"), "spec", "--seed", "7")
     yield emu
     emu.stop()
-
-
-def ready_workspace(kube: Kube) -> None:
-    kube.apply(credentials_secret(), workspace())
-    kube.wait_condition("workspace", "ws-ml")
 
 
 def test_killed_during_create_resumes_without_a_second_create(

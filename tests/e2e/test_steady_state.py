@@ -12,18 +12,13 @@ from harness import (
     Kube,
     Operator,
     compute_cluster,
-    credentials_secret,
     eventually,
+    ready_workspace,
     unique,
     workspace,
 )
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def ready_workspace(kube: Kube) -> None:
-    kube.apply(credentials_secret(), workspace())
-    kube.wait_condition("workspace", "ws-ml")
 
 
 def requests(emulator: Emulator, key: str) -> int:
