@@ -10,6 +10,23 @@ PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
+@dataclass(frozen=True)
+class CloudEndpoints:
+    arm_endpoint: str
+    arm_audience: str
+    authority_host: str
+
+
+# Microsoft's sovereign clouds. The public cloud's endpoints come from the settings below, so the
+# operator can be pointed at the local emulator; a Workspace only names its cloud, never a URL.
+SOVEREIGN_CLOUDS = {
+    "AzureChinaCloud": CloudEndpoints("https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn",
+                                      "https://login.chinacloudapi.cn"),
+    "AzureUSGovernment": CloudEndpoints("https://management.usgovcloudapi.net",
+                                        "https://management.usgovcloudapi.net", "https://login.microsoftonline.us"),
+}
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
@@ -60,6 +77,10 @@ class Settings:
     @property
     def standalone(self) -> bool:
         return not self.peering
+
+    def endpoints(self, cloud: str = "AzurePublicCloud") -> CloudEndpoints:
+        return SOVEREIGN_CLOUDS.get(cloud) or CloudEndpoints(self.arm_endpoint, self.arm_audience,
+                                                             self.authority_host)
 
     def may_use_operator_identity(self, namespace: str) -> bool:
         allowed = self.operator_identity_namespaces

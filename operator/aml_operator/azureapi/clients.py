@@ -1,4 +1,4 @@
-"""Async Azure ML management clients, one per (ARM endpoint, subscription, credentials), cached.
+"""Async Azure ML management clients, one per (cloud, subscription, credentials), cached.
 
 Every client carries the per-subscription rate limiter as a per-retry policy, so each HTTP attempt
 (including the SDK's own retries and LRO polls) takes a token and reports Azure's rate-limit headers.
@@ -20,7 +20,7 @@ from aml_operator.azureapi.credentials import build_credential
 from aml_operator.azureapi.errors import parse_retry_after
 from aml_operator.azureapi.ratelimit import LimiterRegistry, SubscriptionLimiter
 from aml_operator.reconcile.credentials import ServicePrincipal
-from aml_operator.settings import Settings
+from aml_operator.settings import CloudEndpoints, Settings
 
 OPERATOR_IDENTITY = "operator-identity"
 ARM_SCOPE_SUFFIX = "/.default"
@@ -63,29 +63,30 @@ class ClientFactory:
         """Least recently used clients beyond this are closed (old credentials after a rotation)."""
         self._lock = asyncio.Lock()
 
-    async def client(self, subscription_id: str,
-                     principal: ServicePrincipal | None) -> MachineLearningServicesMgmtClient:
+    async def client(self, subscription_id: str, principal: ServicePrincipal | None,
+                     cloud: str = "AzurePublicCloud") -> MachineLearningServicesMgmtClient:
         who = principal.client_id if principal else OPERATOR_IDENTITY
         fingerprint = principal.fingerprint if principal else OPERATOR_IDENTITY
-        key = (self.settings.arm_endpoint, subscription_id.lower(), who, fingerprint)
+        endpoints = self.settings.endpoints(cloud)
+        key = (endpoints.arm_endpoint, subscription_id.lower(), who, fingerprint)
         async with self._lock:
             entry = self._entries.pop(key, None)
             if entry is None:
-                entry = self._create(subscription_id, principal, who, fingerprint)
+                entry = self._create(subscription_id, principal, who, fingerprint, endpoints)
             self._entries[key] = entry  # most recently used last
             while len(self._entries) > self.max_clients:
                 await self._close(self._entries.pop(next(iter(self._entries))))
             return entry.client
 
     def _create(self, subscription_id: str, principal: ServicePrincipal | None, who: str,
-                fingerprint: str) -> _Entry:
-        credential = build_credential(principal, self.settings.authority_host, self.settings.ca_bundle)
+                fingerprint: str, endpoints: CloudEndpoints) -> _Entry:
+        credential = build_credential(principal, endpoints.authority_host, self.settings.ca_bundle)
         options: dict[str, Any] = {}
         if self.settings.ca_bundle:
             options["connection_verify"] = self.settings.ca_bundle
         client = MachineLearningServicesMgmtClient(
-            credential, subscription_id, base_url=self.settings.arm_endpoint,
-            credential_scopes=[self.settings.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
+            credential, subscription_id, base_url=endpoints.arm_endpoint,
+            credential_scopes=[endpoints.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
             per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
             **options,
         )
