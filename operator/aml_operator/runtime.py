@@ -7,24 +7,30 @@ workspace snapshots meet the reconcile core. No kopf, no business rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.common import ComputeResource
+from aml_operator.api.conditions import READY
+from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.api.workspace import Workspace
 from aml_operator.azureapi.clients import ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
 from aml_operator.kube.client import SecretsApi
+from aml_operator.kube.secrets import OwnerRef, SecretStore, SecretWriteFailed, StoredSecret
 from aml_operator.reconcile.computes import (
     ComputeContext,
     ComputeDriver,
     delete_compute,
+    deletion_policy_of,
     reconcile_compute,
     waiting_for_workspace,
 )
 from aml_operator.reconcile.drift import WorkspaceSnapshots
-from aml_operator.reconcile.external import ComputeClient
-from aml_operator.reconcile.outcome import Outcome
+from aml_operator.reconcile.external import KeysClient
+from aml_operator.reconcile.kubeconfig import SecretView, sync_kubeconfig
+from aml_operator.reconcile.outcome import Event, Outcome
 from aml_operator.reconcile.ownership import Owner
 from aml_operator.reconcile.workspace import (
     CredentialsRefused,
@@ -35,8 +41,6 @@ from aml_operator.reconcile.workspace import (
     target_of,
 )
 from aml_operator.settings import Settings
-
-PASSWORD_KEY = "password"
 
 
 def now() -> datetime:
@@ -49,12 +53,13 @@ class Runtime:
         self.cluster_id = cluster_id
         self.clients = ClientFactory(settings)
         self.secrets = SecretsApi()
+        self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
 
     async def close(self) -> None:
         await self.clients.close()
 
-    async def connect(self, resolved: ResolvedCredentials) -> ComputeClient:
+    async def connect(self, resolved: ResolvedCredentials) -> SdkComputeClient:
         principal = resolved.principal
         return SdkComputeClient(lambda subscription: self.clients.client(subscription, principal))
 
@@ -63,8 +68,8 @@ class Runtime:
                                          self.settings.may_use_operator_identity, now(),
                                          retry_after=max(self.settings.poll_interval, 30.0))
 
-    async def _context(self, obj: ComputeResource, workspace_body: Mapping[str, Any] | None,
-                       ) -> ComputeContext | Outcome:
+    async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
+                       *, with_secrets: bool = True) -> ComputeContext | Outcome:
         ref = obj.spec.workspace_ref.name
         requeue = self.settings.poll_interval
         if workspace_body is None:
@@ -81,41 +86,71 @@ class Runtime:
         except CredentialsRefused as exc:
             return waiting_for_workspace(obj, "WorkspaceNotReady", f"Workspace {ref!r}: {exc.message}",
                                          now(), requeue)
+        # The Secrets the body needs are read on every pass: a new resourceVersion is how a rotated
+        # credential reaches Azure without a restart or a cluster-wide Secret watch.
         secrets: dict[str, str] = {}
-        creds = getattr(obj.spec, "admin_credentials", None)
-        if creds is not None and creds.password_secret_ref is not None:
-            data = await self.secrets.read(obj.metadata.namespace, creds.password_secret_ref.name)
-            if not data or not data.get(PASSWORD_KEY):
-                return waiting_for_workspace(
-                    obj, "SecretNotFound",
-                    f"Secret {creds.password_secret_ref.name!r} (spec.adminCredentials.passwordSecretRef) "
-                    f"does not exist or has no key {PASSWORD_KEY!r}", now(), requeue)
-            secrets[PASSWORD_KEY] = data[PASSWORD_KEY]
+        versions: dict[str, str] = {}
+        for need in driver.secret_needs(obj) if with_secrets else ():
+            stored = await self.secret_store.read(obj.metadata.namespace, need.name)
+            missing = need.missing(stored.data, stored.type) if stored is not None else need.missing(None)
+            if missing is not None or stored is None:
+                return waiting_for_workspace(obj, "SecretNotFound", str(missing), now(), requeue)
+            secrets.update(need.values(stored.data))
+            versions[need.name] = stored.resource_version
         owner = Owner(self.cluster_id, obj.metadata.namespace, obj.KIND, obj.metadata.name)
         return ComputeContext(
             client=await self.connect(resolved), target=target_of(workspace),
             location=str(workspace.status.location), owner=owner, now=now(),
-            poll_interval=self.settings.poll_interval, secrets=secrets,
+            poll_interval=self.settings.poll_interval, secrets=secrets, secret_versions=versions,
         )
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,
                                 workspace_body: Mapping[str, Any] | None, drift: bool = False) -> Outcome:
-        ctx = await self._context(obj, workspace_body)
+        ctx = await self._context(obj, driver, workspace_body)
         if isinstance(ctx, Outcome):
             return ctx
         if drift:
             ctx.observed = await self.snapshots.observe(ctx.client, ctx.target, obj.azure_name,
                                                         self.settings.drift_interval)
             ctx.observed_given = True
-        return await reconcile_compute(obj, driver, ctx)
+        result = await reconcile_compute(obj, driver, ctx)
+        # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
+        if isinstance(obj, InferenceCluster) and _ready(result) and isinstance(ctx.client, SdkComputeClient):
+            result.events.extend(await self._sync_kubeconfig(obj, ctx.client, ctx))
+        return result
+
+    async def _sync_kubeconfig(self, obj: InferenceCluster, keys: KeysClient, ctx: ComputeContext) -> list[Event]:
+        ref = obj.spec.kubeconfig_secret_ref
+        if ref is None:
+            return []
+        namespace = obj.metadata.namespace
+        owner = OwnerRef(f"{GROUP}/{VERSION}", obj.KIND, obj.metadata.name, obj.metadata.uid)
+
+        async def read() -> SecretView | None:
+            return await self.secret_store.read(namespace, ref.name)
+
+        async def write(data: Mapping[str, str], annotations: Mapping[str, str], existing: SecretView | None,
+                        ) -> None:
+            assert existing is None or isinstance(existing, StoredSecret)
+            await self.secret_store.write(namespace, ref.name, data, annotations, owner, existing)
+
+        try:
+            return await sync_kubeconfig(obj, keys, ctx.target, read, write, now(),
+                                         timedelta(seconds=self.settings.drift_interval))
+        except SecretWriteFailed as exc:  # the next pass tries again
+            return [Event("Warning", "KubeconfigWriteFailed", f"could not write Secret {ref.name!r}: {exc}")]
 
     async def delete_compute(self, obj: ComputeResource, driver: ComputeDriver,
                              workspace_body: Mapping[str, Any] | None) -> Outcome:
-        ctx = await self._context(obj, workspace_body)
+        # Deleting sends no body: a credentials Secret already gone (a namespace being deleted) must not block it.
+        ctx = await self._context(obj, driver, workspace_body, with_secrets=False)
         if isinstance(ctx, Outcome):
-            policy = getattr(obj.spec, "deletion_policy", "Delete")
-            if workspace_body is None or policy == "Orphan":
+            if workspace_body is None or deletion_policy_of(obj) == "Orphan":
                 # Without a Workspace there is no way to reach Azure; never block deletion forever.
                 ctx.finished = True
             return ctx
         return await delete_compute(obj, driver, ctx)
+
+
+def _ready(result: Outcome) -> bool:
+    return any(c.get("type") == READY and c.get("status") == "True" for c in result.status.get("conditions", []))

@@ -28,7 +28,13 @@ LOGS = LOCAL / "logs"
 VENV_BIN = Path(sys.executable).parent
 READY_PREFIX = "AML_EMULATOR_READY "
 DEMO_NAMESPACE = "demo"
-DEMO_SAMPLES = ("workspace.yaml", "compute-cluster.yaml", "compute-instance.yaml")
+DEMO_SAMPLES = ("workspace.yaml", "compute-cluster.yaml", "compute-instance.yaml", "inference-cluster-create.yaml",
+                "inference-cluster-attach.yaml", "attached-compute-virtualmachine.yaml",
+                "attached-compute-hdinsight.yaml", "attached-compute-databricks.yaml",
+                "attached-compute-datalakeanalytics.yaml", "attached-compute-datafactory.yaml")
+DEMO_KINDS = "workspaces,computeclusters,computeinstances,inferenceclusters,attachedcomputes"
+# The resources the attach samples point at, so the emulator can attach them.
+DEMO_EMULATOR_CONFIG = Path(__file__).resolve().parent / "demo-emulator.yaml"
 DEMO_TIMEOUT = 300.0
 
 
@@ -82,6 +88,7 @@ def emulator() -> dict[str, Any]:
     out.unlink(missing_ok=True)
     proc = ManagedProcess.spawn("aml-emulator", [
         str(VENV_BIN / "aml-emulator"), "--port", "0", "--ca-file", str(LOCAL / "emulator-ca.pem"),
+        "--config", str(DEMO_EMULATOR_CONFIG),
     ], out)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -158,8 +165,7 @@ def status() -> int:
 
 
 def _ready_table(plane: ControlPlane) -> tuple[bool, list[str]]:
-    items = json.loads(plane.kubectl("get", "workspaces,computeclusters,computeinstances", "-n", DEMO_NAMESPACE,
-                                     "-o", "json").stdout)["items"]
+    items = json.loads(plane.kubectl("get", DEMO_KINDS, "-n", DEMO_NAMESPACE, "-o", "json").stdout)["items"]
     rows, all_ready = [], bool(items)
     for item in items:
         conditions = {c["type"]: c for c in (item.get("status") or {}).get("conditions", [])}
@@ -203,6 +209,8 @@ Play:
     kubectl -n demo patch computeinstance dev-instance --type merge -p '{{"spec":{{"state":"Stopped"}}}}'
     kubectl -n demo delete computecluster cpu-cluster             # deletes it in the emulator too
     kubectl -n demo describe computeinstance dev-instance         # conditions and events
+    kubectl -n demo get secret aks-prod-kubeconfig -o yaml        # written by the operator, owned by aks-prod
+    kubectl -n demo delete inferencecluster aks-attached          # detaches: the AKS stays in the emulator
 Logs: {LOGS}/operator.log, {LOGS}/emulator.log
 Stop everything: make down""", file=sys.stderr)
     return 0 if ready else 1

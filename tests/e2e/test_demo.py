@@ -21,7 +21,10 @@ def test_demo_once_reaches_ready_and_tears_down(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     for line in ("ComputeCluster/cpu-cluster: Ready=True", "ComputeInstance/dev-instance: Ready=True",
-                 "Workspace/ws-ml: Ready=True"):
+                 "Workspace/ws-ml: Ready=True", "InferenceCluster/aks-prod: Ready=True",
+                 "InferenceCluster/aks-attached: Ready=True", "AttachedCompute/dsvm: Ready=True",
+                 "AttachedCompute/hdi-spark: Ready=True", "AttachedCompute/databricks: Ready=True",
+                 "AttachedCompute/adla: Ready=True", "AttachedCompute/adf: Ready=True"):
         assert line in output
     assert "computecluster.azureml.dev/cpu-cluster" in output  # kubectl get azureml -A
     assert not (local / "environment.json").exists(), "demo --once tears everything down"

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 from .base import PrinterColumn, age_column, ready_column, reason_column
 from .common import (
     DELETION_POLICY_TEXT,
+    AppliedSecretsStatus,
     ComputeResource,
     ComputeSpecBase,
     ComputeStatusBase,
@@ -152,7 +153,7 @@ class AttachedComputeSpec(ComputeSpecBase):
     )
 
 
-class AttachedComputeStatus(ComputeStatusBase):
+class AttachedComputeStatus(ComputeStatusBase, AppliedSecretsStatus):
     """Observed state of the attached compute in Azure."""
 
     compute_location: str | None = Field(None, description="Azure region of the attached resource.")

@@ -155,6 +155,16 @@ class ComputeStatusBase(StatusBase):
     last_operation: LastOperation | None = Field(None, description="The last Azure operation on the compute.")
 
 
+class AppliedSecretsStatus(ApiModel):
+    """Status of a kind whose Azure body carries Secret values that may rotate."""
+
+    applied_reference_versions: list[str] | None = Field(
+        None,
+        description="The Secrets whose values the operator last sent to Azure, as name@resourceVersion. When "
+        "one of them changes, the operator sends the new values. Versions only, never values.",
+    )
+
+
 class ComputeResource(KubeResource):
     """A compute kind: its Azure name comes from spec.computeName or metadata.name."""
 

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column
 from .common import (
     DELETION_POLICY_TEXT,
+    AppliedSecretsStatus,
     ComputeResource,
     ComputeSpecBase,
     ComputeStatusBase,
@@ -225,7 +226,7 @@ class SystemService(ApiModel):
     version: str | None = Field(None, description="Version of the service.")
 
 
-class InferenceClusterStatus(ComputeStatusBase):
+class InferenceClusterStatus(ComputeStatusBase, AppliedSecretsStatus):
     """Observed state of the AKS compute in Azure."""
 
     cluster_fqdn: str | None = Field(None, description="FQDN of the AKS API server.")

@@ -102,7 +102,7 @@ def _json_body(body: JsonDict) -> io.BytesIO:
 
 
 class SdkComputeClient:
-    """Implements ``aml_operator.reconcile.external.ComputeClient``."""
+    """Implements ``ComputeClient`` and ``KeysClient`` of ``aml_operator.reconcile.external``."""
 
     def __init__(self, client_for: Callable[[str], Awaitable[MachineLearningServicesMgmtClient]]) -> None:
         self._client_for = client_for
@@ -139,6 +139,15 @@ class SdkComputeClient:
             except Exception as exc:
                 raise to_azure_error(exc) from exc
             return Observation(name=name, resource=dict(raw))
+
+    async def list_keys(self, target: WorkspaceTarget, name: str) -> JsonDict:
+        """Implements ``KeysClient``: the raw JSON, so no SDK model decides which secrets survive."""
+        async with self._ops(target) as client:
+            raw: Any = await _azure_call(client.machine_learning_compute.list_keys(
+                target.resource_group, target.workspace_name, name,
+                cls=lambda response, _deserialized, _headers: response.http_response.json(),
+            ))
+        return dict(raw or {})
 
     async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
         async with self._ops(target) as client:

@@ -1,34 +1,50 @@
-"""ComputeCluster and ComputeInstance handlers: parse the body, call the reconcile core, apply the outcome."""
+"""Handlers of every compute kind: parse the body, call the reconcile core, apply the outcome."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 
+from aml_operator.api.attached_compute import AttachedCompute
 from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.common import ComputeResource
 from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
+from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.handlers import outcome
 from aml_operator.handlers.lifecycle import BOOKKEEPING_PREFIX
+from aml_operator.reconcile import attached_compute
 from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
 from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
 from aml_operator.reconcile.computes import ComputeDriver
+from aml_operator.reconcile.inference_cluster import InferenceClusterDriver
 from aml_operator.runtime import Runtime
 from aml_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
 POLL = SETTINGS.poll_interval
-KINDS: dict[str, tuple[type[ComputeResource], ComputeDriver]] = {
-    ComputeCluster.PLURAL: (ComputeCluster, ComputeClusterDriver()),
-    ComputeInstance.PLURAL: (ComputeInstance, ComputeInstanceDriver()),
+DriverFor = Callable[[ComputeResource], ComputeDriver]
+
+
+def _always(driver: ComputeDriver) -> DriverFor:
+    return lambda _obj: driver
+
+
+# plural → (model, the driver for an object: AttachedCompute picks one by spec.type)
+KINDS: dict[str, tuple[type[ComputeResource], DriverFor]] = {
+    ComputeCluster.PLURAL: (ComputeCluster, _always(ComputeClusterDriver())),
+    ComputeInstance.PLURAL: (ComputeInstance, _always(ComputeInstanceDriver())),
+    InferenceCluster.PLURAL: (InferenceCluster, _always(InferenceClusterDriver())),
+    AttachedCompute.PLURAL: (AttachedCompute, attached_compute.driver_for),
 }
 
 
 def _parse(body: kopf.Body, resource: kopf.Resource) -> tuple[ComputeResource, ComputeDriver]:
-    model, driver = KINDS[resource.plural]
-    return model.model_validate(body), driver
+    model, driver_for = KINDS[resource.plural]
+    obj = model.model_validate(body)
+    return obj, driver_for(obj)
 
 
 def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from aml_operator.api.common import AzureError as StatusError
 from aml_operator.api.common import ComputeResource, ComputeStatusBase
 from aml_operator.api.compute_cluster import ComputeCluster, ComputeClusterStatus, NodeStateCounts
+from aml_operator.reconcile.computes import DriverDefaults
 from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
 from aml_operator.reconcile.prechecks import Refusal, check_low_priority, check_quota, check_vm_size
+from aml_operator.reconcile.secret_refs import SecretNeed
 
 PASSWORD_KEY = "password"
 
@@ -35,8 +37,16 @@ def azure_errors(observed: Observation) -> list[StatusError]:
             for e in observed.properties.get("errors") or [] if isinstance(e, dict)]
 
 
-class ComputeClusterDriver:
+class ComputeClusterDriver(DriverDefaults):
     compute_type = "AmlCompute"
+
+    def secret_needs(self, obj: ComputeResource) -> Sequence[SecretNeed]:
+        assert isinstance(obj, ComputeCluster)
+        creds = obj.spec.admin_credentials
+        if creds is None or creds.password_secret_ref is None:
+            return ()
+        return (SecretNeed(creds.password_secret_ref.name, "spec.adminCredentials.passwordSecretRef",
+                           (PASSWORD_KEY,)),)
 
     def desired_properties(self, obj: ComputeResource, secrets: Mapping[str, str]) -> JsonDict:
         assert isinstance(obj, ComputeCluster)

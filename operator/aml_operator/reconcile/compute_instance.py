@@ -14,6 +14,7 @@ from aml_operator.api.compute_instance import (
     SshStatus,
 )
 from aml_operator.reconcile.compute_cluster import azure_errors, same
+from aml_operator.reconcile.computes import DriverDefaults
 from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
 from aml_operator.reconcile.prechecks import Refusal, check_quota, check_vm_size
 
@@ -24,7 +25,7 @@ TRANSITIONAL = {"creating", "starting", "stopping", "restarting", "settingup", "
                 "unknown"}
 
 
-class ComputeInstanceDriver:
+class ComputeInstanceDriver(DriverDefaults):
     compute_type = "ComputeInstance"
 
     def desired_properties(self, obj: ComputeResource, secrets: Mapping[str, str]) -> JsonDict:

@@ -13,24 +13,26 @@ Per-kind knowledge (the request body, what may change in place, what the status 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
+from aml_operator.api.common import AppliedSecretsStatus, ComputeResource, ComputeStatusBase, LastOperation
 from aml_operator.api.common import AzureError as StatusError
-from aml_operator.api.common import ComputeResource, ComputeStatusBase, LastOperation
 from aml_operator.reconcile.external import (
     AzureError,
     ComputeClient,
     JsonDict,
     Observation,
     Operation,
+    OperationName,
     WorkspaceTarget,
 )
 from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
 from aml_operator.reconcile.ownership import Owner, wants_adoption, with_owner_tags, writes_paused
 from aml_operator.reconcile.prechecks import Refusal
+from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
 TRANSITIONAL_STATES = {"creating", "updating", "deleting"}
 PENDING = "Pending"
@@ -66,6 +68,46 @@ class ComputeDriver(Protocol):
                         location: str) -> Refusal | None:
         """Checks against Azure's catalogue before the first write."""
 
+    def location(self, obj: ComputeResource, workspace_location: str) -> str:
+        """The Azure region of the PUT body."""
+
+    def resource_id(self, obj: ComputeResource) -> str | None:
+        """``properties.resourceId``: the existing resource an attach points at."""
+
+    def secret_needs(self, obj: ComputeResource) -> Sequence[SecretNeed]:
+        """The Secrets whose values the PUT body needs."""
+
+    def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
+        """Spec fields that differ from Azure and change with a PUT of the whole body (None: none)."""
+
+    def put_events(self, obj: ComputeResource, secrets: Mapping[str, str]) -> Sequence[Event]:
+        """Advice to post whenever the body is sent (e.g. a password where a key is better)."""
+
+
+class DriverDefaults:
+    """What a kind without attachments, rotating Secrets or in-place PUT updates answers."""
+
+    def location(self, obj: ComputeResource, workspace_location: str) -> str:
+        return workspace_location
+
+    def resource_id(self, obj: ComputeResource) -> str | None:
+        return None
+
+    def secret_needs(self, obj: ComputeResource) -> Sequence[SecretNeed]:
+        return ()
+
+    def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
+        return None
+
+    def put_events(self, obj: ComputeResource, secrets: Mapping[str, str]) -> Sequence[Event]:
+        return ()
+
+
+def deletion_policy_of(obj: ComputeResource) -> str:
+    """The policy in force: the spec's, else the kind's default (InferenceCluster: by create or attach)."""
+    effective = getattr(obj.spec, "effective_deletion_policy", None)
+    return str(effective or getattr(obj.spec, "deletion_policy", None) or "Delete")
+
 
 @dataclass
 class ComputeContext:
@@ -77,6 +119,8 @@ class ComputeContext:
     poll_interval: float = 10.0
     secrets: Mapping[str, str] = field(default_factory=dict)
     """Secret values the PUT body needs (passwords, keys); never copied into status or events."""
+    secret_versions: Mapping[str, str] = field(default_factory=dict)
+    """resourceVersion of each Secret ``secrets`` came from, by Secret name: rotation shows as a new version."""
     observed: Observation | None = None
     """An observation from the workspace-wide list (drift pass); a fresh GET precedes any write anyway."""
     observed_given: bool = False
@@ -100,6 +144,8 @@ class _Pass:
                                                 generation=generation, now=self.ctx.now)
         if applied:
             self.status.observed_generation = generation
+        if "deletion_policy" in type(self.status).model_fields:
+            self.status.deletion_policy = deletion_policy_of(self.obj)  # type: ignore[attr-defined]
         return Outcome(status=self.status.to_json(), requeue_after=requeue, events=self.events,
                        finished=finished, message=message)
 
@@ -139,7 +185,7 @@ class _Pass:
     def desired_body(self) -> JsonDict:
         spec = self.obj.spec
         body: JsonDict = {
-            "location": self.ctx.location,
+            "location": self.driver.location(self.obj, self.ctx.location),
             "tags": with_owner_tags(spec.tags, self.ctx.owner),
             "properties": {
                 "computeType": self.driver.compute_type,
@@ -148,10 +194,27 @@ class _Pass:
         }
         if spec.description is not None:
             body["properties"]["description"] = spec.description
+        resource_id = self.driver.resource_id(self.obj)
+        if resource_id is not None:
+            body["properties"]["resourceId"] = resource_id
         identity = self.driver.identity(self.obj)
         if identity is not None:
             body["identity"] = identity
         return body
+
+    async def put(self, name: OperationName) -> Operation:
+        """PUT the whole body; remember which Secret versions it carried."""
+        operation = replace(await self.ctx.client.put(self.ctx.target, self.name, self.desired_body()), name=name)
+        if isinstance(self.status, AppliedSecretsStatus):
+            self.status.applied_reference_versions = applied_versions(self.ctx.secret_versions)
+        self.events.extend(self.driver.put_events(self.obj, self.ctx.secrets))
+        return operation
+
+    def secrets_rotated(self) -> bool:
+        """A Secret the body carries has a new version since the last PUT (needs no Azure call to know)."""
+        if not isinstance(self.status, AppliedSecretsStatus):
+            return False
+        return self.status.applied_reference_versions != applied_versions(self.ctx.secret_versions)
 
 
 def _progress_reason(operation: str) -> str:
@@ -230,6 +293,8 @@ def _differs(run: _Pass, observed: Observation) -> bool:
         or driver.power_action(obj, observed)
         or driver.settled(obj, observed)
         or _tags_or_description_differ(run, observed)
+        or driver.update_needed(obj, observed)
+        or run.secrets_rotated()
     )
 
 
@@ -251,7 +316,7 @@ async def _create(run: _Pass) -> Outcome:
                                               operation_time=ctx.now)
         return run.outcome("progressing", "Creating", f"creating compute {run.name} in Azure", requeue=0.0)
     try:
-        operation = replace(await ctx.client.put(ctx.target, run.name, run.desired_body()), name="Create")
+        operation = await run.put("Create")
     except AzureError as exc:
         status.last_operation = None
         return run.error(exc, f"creating compute {run.name}")
@@ -306,11 +371,15 @@ async def _converge(run: _Pass, observed: Observation) -> Outcome:
         if scale is not None and not adopting:
             operation = await ctx.client.patch_scale(ctx.target, run.name, scale)
             return run.started(operation, f"updating the scale settings of compute {run.name}")
-        if adopting or _tags_or_description_differ(run, observed):
-            operation = replace(await ctx.client.put(ctx.target, run.name, run.desired_body()), name="Update")
+        changed = driver.update_needed(obj, observed)
+        rotated = run.secrets_rotated()
+        if adopting or changed or rotated or _tags_or_description_differ(run, observed):
+            operation = await run.put("Update")
             if adopting:
                 run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
-            return run.started(operation, f"updating compute {run.name}")
+            why = (f" ({changed} changed)" if changed
+                   else " (a referenced Secret changed)" if rotated and not adopting else "")
+            return run.started(operation, f"updating compute {run.name}{why}")
         action = driver.power_action(obj, observed)
         if action is not None:
             operation = await ctx.client.power(ctx.target, run.name, action)
@@ -337,7 +406,7 @@ def _at_rest(run: _Pass, observed: Observation) -> Outcome:
 async def delete_compute(obj: ComputeResource, driver: ComputeDriver, ctx: ComputeContext) -> Outcome:
     """Honour ``spec.deletionPolicy``; ``finished`` only once Azure confirms the compute is gone."""
     run = _Pass(obj, driver, ctx)
-    policy: str = getattr(obj.spec, "deletion_policy", None) or "Delete"
+    policy = deletion_policy_of(obj)
     if policy == "Orphan" or writes_paused(obj.metadata.annotations):
         why = "deletionPolicy is Orphan" if policy == "Orphan" else "azureml.dev/reconcile is skip"
         run.events.append(Event("Normal", "Orphaned", f"left compute {run.name} in Azure: {why}"))

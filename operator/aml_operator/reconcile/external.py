@@ -171,3 +171,9 @@ class ComputeClient(Protocol):
     async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]: ...
 
     async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]: ...
+
+
+class KeysClient(Protocol):
+    async def list_keys(self, target: WorkspaceTarget, name: str) -> JsonDict:
+        """The compute's secrets (listKeys): for AKS the kubeconfigs. Never logged, never stored in status."""
+        ...
