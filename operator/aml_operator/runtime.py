@@ -55,21 +55,26 @@ class Runtime:
         self.secrets = SecretsApi()
         self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
+        self._credentials: dict[tuple[str, str], ResolvedCredentials] = {}
+        """The last credentials that worked, per (namespace, Workspace): what a deletion falls back on."""
 
     async def close(self) -> None:
         await self.clients.close()
 
-    async def connect(self, resolved: ResolvedCredentials) -> SdkComputeClient:
+    async def connect(self, resolved: ResolvedCredentials, cloud: str = "AzurePublicCloud") -> SdkComputeClient:
         principal = resolved.principal
-        return SdkComputeClient(lambda subscription: self.clients.client(subscription, principal))
+        return SdkComputeClient(lambda subscription: self.clients.client(subscription, principal, cloud))
 
     async def reconcile_workspace(self, workspace: Workspace) -> Outcome:
-        return await reconcile_workspace(workspace, self.connect, self.secrets.read,
+        async def connect(resolved: ResolvedCredentials) -> SdkComputeClient:
+            return await self.connect(resolved, workspace.spec.cloud)
+
+        return await reconcile_workspace(workspace, connect, self.secrets.read,
                                          self.settings.may_use_operator_identity, now(),
                                          retry_after=max(self.settings.poll_interval, 30.0))
 
     async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
-                       *, with_secrets: bool = True) -> ComputeContext | Outcome:
+                       *, deleting: bool = False) -> ComputeContext | Outcome:
         ref = obj.spec.workspace_ref.name
         requeue = self.settings.poll_interval
         if workspace_body is None:
@@ -77,20 +82,27 @@ class Runtime:
                                          f"Workspace {ref!r} (spec.workspaceRef) does not exist in this namespace",
                                          now(), requeue)
         workspace = Workspace.model_validate(workspace_body)
-        if not is_ready(workspace):
+        key = (obj.metadata.namespace, ref)
+        remembered = self._credentials.get(key)
+        # When a namespace is deleted, its Secrets go at once while computes still need their Workspace's
+        # credentials to clean up in Azure: a deletion may use the last credentials that worked.
+        if not is_ready(workspace) and not (deleting and remembered and workspace.status.location):
             return waiting_for_workspace(obj, "WorkspaceNotReady", f"waiting for Workspace {ref!r} to be Ready",
                                          now(), requeue)
         try:
             resolved = await resolve_credentials(workspace, self.secrets.read,
                                                  self.settings.may_use_operator_identity)
+            self._credentials[key] = resolved
         except CredentialsRefused as exc:
-            return waiting_for_workspace(obj, "WorkspaceNotReady", f"Workspace {ref!r}: {exc.message}",
-                                         now(), requeue)
+            if not (deleting and remembered):
+                return waiting_for_workspace(obj, "WorkspaceNotReady", f"Workspace {ref!r}: {exc.message}",
+                                             now(), requeue)
+            resolved = remembered
         # The Secrets the body needs are read on every pass: a new resourceVersion is how a rotated
         # credential reaches Azure without a restart or a cluster-wide Secret watch.
         secrets: dict[str, str] = {}
         versions: dict[str, str] = {}
-        for need in driver.secret_needs(obj) if with_secrets else ():
+        for need in () if deleting else driver.secret_needs(obj):
             stored = await self.secret_store.read(obj.metadata.namespace, need.name)
             missing = need.missing(stored.data, stored.type) if stored is not None else need.missing(None)
             if missing is not None or stored is None:
@@ -99,7 +111,7 @@ class Runtime:
             versions[need.name] = stored.resource_version
         owner = Owner(self.cluster_id, obj.metadata.namespace, obj.KIND, obj.metadata.name)
         return ComputeContext(
-            client=await self.connect(resolved), target=target_of(workspace),
+            client=await self.connect(resolved, workspace.spec.cloud), target=target_of(workspace),
             location=str(workspace.status.location), owner=owner, now=now(),
             poll_interval=self.settings.poll_interval, secrets=secrets, secret_versions=versions,
         )
@@ -143,7 +155,7 @@ class Runtime:
     async def delete_compute(self, obj: ComputeResource, driver: ComputeDriver,
                              workspace_body: Mapping[str, Any] | None) -> Outcome:
         # Deleting sends no body: a credentials Secret already gone (a namespace being deleted) must not block it.
-        ctx = await self._context(obj, driver, workspace_body, with_secrets=False)
+        ctx = await self._context(obj, driver, workspace_body, deleting=True)
         if isinstance(ctx, Outcome):
             if workspace_body is None or deletion_policy_of(obj) == "Orphan":
                 # Without a Workspace there is no way to reach Azure; never block deletion forever.

@@ -204,3 +204,17 @@ def test_metrics_endpoint_serves_reconciles_arm_requests_and_objects(
     assert 'aml_objects{kind="ComputeCluster",ready="True",reason="Succeeded"} 1.0' in text
     assert 'aml_operation_duration_seconds_count{kind="ComputeCluster",operation="Create",result="Succeeded"}' in text
     assert "aml_arm_throttled_total" in text and "aml_arm_throttle_wait_seconds_total" in text
+
+
+def test_deleting_the_namespace_deletes_computes_in_azure_before_their_workspace(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    operator_factory(namespace, emulator)
+    ready_workspace(kube)
+    name = unique(namespace, "nsdel")
+    kube.apply(compute_cluster(name))
+    kube.wait_condition("computecluster", name)
+    kube.plane.kubectl("delete", "namespace", namespace, "--wait=false")
+    eventually(lambda: kube.plane.kubectl("get", "namespace", namespace, check=False).returncode != 0, 120,
+               what="the namespace is gone")
+    assert emulator.compute(name) is None
+    assert emulator.writes_of(name).get("DELETE") == 1

@@ -355,3 +355,13 @@ async def test_instance_state_follows_the_spec(
     result = await reconcile_compute(instance(wanted), ComputeInstanceDriver(), ctx(azure))
     assert azure.writes() == writes
     assert condition(result.status, "Ready")[1] == reason
+
+
+async def test_a_stalled_object_warns_once_not_on_every_pass() -> None:
+    azure = FakeAzure()
+    existing(azure, {})
+    first = await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))
+    again = await reconcile_compute(cluster(status=first.status), ComputeClusterDriver(), ctx(azure))
+    assert [e.reason for e in first.events] == ["AlreadyExists"]
+    assert again.events == []
+    assert condition(again.status, "Stalled") == ("True", "AlreadyExists")

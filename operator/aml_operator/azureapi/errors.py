@@ -75,6 +75,7 @@ ERROR_TABLE: dict[str, Rule] = {
     "AlreadyExists": Rule("AlreadyExists", TERMINAL),
     "LinkedResourceNotFound": Rule("UnderlyingResourceNotFound", TERMINAL),
     "UnderlyingResourceNotFound": Rule("UnderlyingResourceNotFound", TERMINAL),
+    "InvalidResourceReference": Rule("AttachTargetNotFound", TERMINAL),
     "InvalidLocation": Rule("LocationMismatch", TERMINAL),
     "LocationMismatch": Rule("LocationMismatch", TERMINAL),
     "MissingCredentials": Rule("InvalidSpec", TERMINAL),

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 from aml_operator.api.common import AppliedSecretsStatus, ComputeResource, ComputeStatusBase, LastOperation
 from aml_operator.api.common import AzureError as StatusError
+from aml_operator.api.conditions import STALLED, find_condition
 from aml_operator.reconcile.external import (
     AzureError,
     ComputeClient,
@@ -154,12 +155,18 @@ class _Pass:
         if exc.retryable:
             delay = max(exc.retry_after or 0.0, self.ctx.poll_interval)
             return self.outcome("progressing", exc.reason, message, requeue=delay, applied=False)
-        self.events.append(Event("Warning", exc.reason, message))
+        self.warn_once(exc.reason, message)
         return self.outcome("stalled", exc.reason, message, applied=False)
 
     def refuse(self, refusal: Refusal) -> Outcome:
-        self.events.append(Event("Warning", refusal.reason, refusal.message))
+        self.warn_once(refusal.reason, refusal.message)
         return self.outcome("stalled", refusal.reason, refusal.message)
+
+    def warn_once(self, reason: str, message: str) -> None:
+        """A Warning when the object becomes Stalled for this reason, not again on every later pass."""
+        stalled = find_condition(self.obj.status.conditions, STALLED)
+        if stalled is None or stalled.status != "True" or stalled.reason != reason:
+            self.events.append(Event("Warning", reason, message))
 
     def started(self, operation: Operation, what: str) -> Outcome:
         self.status.last_operation = LastOperation(
