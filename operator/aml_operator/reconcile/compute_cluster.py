@@ -21,6 +21,13 @@ def same(a: Any, b: Any) -> bool:
     return str(a or "").lower() == str(b or "").lower()
 
 
+def subnet_differs(props: JsonDict, subnet_id: str | None) -> bool:
+    """Azure answers the subnet as ``{"id": ...}`` or, in some examples, as the bare id."""
+    subnet = props.get("subnet")
+    azure_subnet = subnet.get("id") if isinstance(subnet, dict) else subnet
+    return bool(azure_subnet or subnet_id) and not same(azure_subnet, subnet_id)
+
+
 def managed_identity(obj: ComputeResource) -> JsonDict | None:
     identity = getattr(obj.spec, "identity", None)
     if identity is None:
@@ -90,9 +97,7 @@ class ComputeClusterDriver(DriverDefaults):
             mismatches.append(f"spec.vmPriority ({spec.vm_priority}; Azure has {props['vmPriority']})")
         if props.get("osType") and not same(props["osType"], spec.os_type):
             mismatches.append(f"spec.osType ({spec.os_type}; Azure has {props['osType']})")
-        subnet = props.get("subnet")
-        azure_subnet = subnet.get("id") if isinstance(subnet, dict) else subnet
-        if (azure_subnet or spec.subnet_id) and not same(azure_subnet, spec.subnet_id):
+        if subnet_differs(props, spec.subnet_id):
             mismatches.append("spec.subnetId")
         return mismatches
 

@@ -13,7 +13,7 @@ from aml_operator.api.compute_instance import (
     ConnectivityEndpoints,
     SshStatus,
 )
-from aml_operator.reconcile.compute_cluster import azure_errors, same
+from aml_operator.reconcile.compute_cluster import azure_errors, same, subnet_differs
 from aml_operator.reconcile.computes import DriverDefaults
 from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
 from aml_operator.reconcile.prechecks import Refusal, check_quota, check_vm_size
@@ -60,9 +60,7 @@ class ComputeInstanceDriver(DriverDefaults):
         ssh = props.get("sshSettings") or {}
         if ssh.get("sshPublicAccess") and not same(ssh["sshPublicAccess"], spec.ssh.public_access):
             mismatches.append(f"spec.ssh.publicAccess ({spec.ssh.public_access}; Azure has {ssh['sshPublicAccess']})")
-        subnet = props.get("subnet")
-        azure_subnet = subnet.get("id") if isinstance(subnet, dict) else subnet
-        if (azure_subnet or spec.subnet_id) and not same(azure_subnet, spec.subnet_id):
+        if subnet_differs(props, spec.subnet_id):
             mismatches.append("spec.subnetId")
         return mismatches
 
