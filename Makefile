@@ -63,3 +63,36 @@ lock: venv ## re-resolve constraints.txt from pyproject.toml in a scratch enviro
 
 clean: down ## remove the virtual environment and local state (the binary cache stays)
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+
+# -- delivery: image, charts, kustomize, Argo CD (tests in tests/delivery) --------------------------
+HELM := .local/bin/helm
+CHECKOV_VENV := .local/checkov-venv
+CHECKOV_VERSION := 3.3.30
+CHARTS := deploy/helm/azureml-compute-operator deploy/helm/azureml-compute-operator-crds
+
+.PHONY: deploy-sync deploy-check chart-lint dockerfile-lint checkov test-delivery
+
+deploy-sync: venv ## refresh the CRD copies, the kustomize base and argocd-cm.yaml from crds/ and the charts
+	$(PY) deploy/kustomize/generate.py
+
+deploy-check: venv ## fail when a copy under deploy/ is stale (make deploy-sync fixes it)
+	$(PY) deploy/kustomize/generate.py --check
+
+chart-lint: controlplane ## helm lint --strict both charts
+	$(HELM) lint --strict $(CHARTS)
+
+dockerfile-lint: venv ## hadolint the Dockerfile
+	$(VENV)/bin/hadolint --failure-threshold info Dockerfile
+
+$(CHECKOV_VENV)/.installed:
+	@echo "==> checkov in its own venv ($(CHECKOV_VENV)): its pins clash with the project's"
+	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed ## checkov over the charts, the kustomize output and the Dockerfile
+	$(VENV)/bin/pytest tests/delivery/test_checkov.py $(PYTEST_ARGS)
+
+test-delivery: venv controlplane ## the delivery tests on the real control plane
+	$(VENV)/bin/pytest tests/delivery $(PYTEST_ARGS)

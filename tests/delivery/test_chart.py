@@ -1,0 +1,172 @@
+"""The Helm charts: lint, schema, server-side dry run, install / upgrade / uninstall on the real API server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from deliverykit import CHART, CRDS_CHART, Helm, helm_offline, values_file, yaml_docs
+
+from controlplane import ControlPlane
+
+pytestmark = pytest.mark.timeout(600)
+
+# Values that exercise every optional template (ServiceMonitor aside: its CRD is not installed here).
+FULL: dict[str, Any] = yaml.safe_load("""
+replicas: 2
+watch: {namespaces: [team-a, team-b]}
+operatorIdentityNamespaces: [team-a]
+azure:
+  armEndpoint: https://management.usgovcloudapi.net
+  armAudience: https://management.core.usgovcloudapi.net
+  authorityHost: https://login.microsoftonline.us
+  caBundle: {configMap: proxy-ca, key: ca.crt}
+clusterId: prod-westeurope-1
+workloadIdentity: {enabled: true, clientId: 33333333-3333-3333-3333-333333333333}
+image: {digest: "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: ops, effect: NoSchedule}]
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector: {matchLabels: {app.kubernetes.io/name: azureml-compute-operator}}
+networkPolicy:
+  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+extraEnv: [{name: AML_EXTRA, value: "1"}]
+podLabels: {team: ml}
+""")
+
+
+@pytest.mark.parametrize("chart", [CHART, CRDS_CHART], ids=["operator", "crds"])
+def test_helm_lint_is_clean(chart: Path, tmp_path: Path) -> None:
+    result = helm_offline("lint", "--strict", str(chart))
+    assert "0 chart(s) failed" in result.stdout
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+    if chart == CHART:
+        helm_offline("lint", "--strict", str(chart), "-f", values_file(tmp_path, FULL))
+
+
+@pytest.mark.parametrize("values, error", [
+    ({"replicas": "two"}, "/replicas"),
+    ({"replicas": -1}, "/replicas"),
+    ({"watch": {"namespaces": ["Not_A_Namespace"]}}, "/watch/namespaces/0"),
+    ({"watch": {"namespace": ["typo"]}}, "namespace"),
+    ({"pollInterval": 0}, "/pollInterval"),
+    ({"azure": {"armEndpoint": "management.azure.com"}}, "/azure/armEndpoint"),
+    ({"securityContext": {"readOnlyRootFilesystem": False}}, "/securityContext"),
+    ({"securityContext": {"capabilities": {"drop": ["NET_RAW"]}}}, "/securityContext/capabilities/drop"),
+    ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext/runAsNonRoot"),
+    ({"workloadIdentity": {"enabled": True}}, "/workloadIdentity"),
+    ({"metrics": {"port": 70000}}, "/metrics/port"),
+    ({"image": {"digest": "latest"}}, "/image/digest"),
+    ({"operatorIdentityNamespaces": ["team-*"]}, "/operatorIdentityNamespaces/0"),
+])
+def test_values_that_violate_the_schema_are_refused(values: dict[str, Any], error: str, tmp_path: Path) -> None:
+    result = helm_offline("template", "t", str(CHART), "-f", values_file(tmp_path, values), check=False)
+    assert result.returncode != 0
+    assert error in result.stderr, result.stderr
+
+
+def test_crds_chart_values_are_constrained(tmp_path: Path) -> None:
+    result = helm_offline("template", "t", str(CRDS_CHART), "-f", values_file(tmp_path, {"keeep": True}), check=False)
+    assert result.returncode != 0 and "keeep" in result.stderr
+
+
+def test_rendered_pod_is_hardened() -> None:
+    docs = yaml_docs(helm_offline("template", "t", str(CHART), "-n", "aml").stdout)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+    assert security["capabilities"]["drop"] == ["ALL"] and security["runAsNonRoot"]
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert container["args"] == ["--liveness", "http://0.0.0.0:8080/healthz"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AML_METRICS_PORT"] == "8081" and env["AML_OPERATOR_NAMESPACES"] == ""
+    assert "AML_CLUSTER_ID" not in env, "rendered offline: the operator reads kube-system itself"
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
+                            "PodDisruptionBudget", "NetworkPolicy"])
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert service["spec"]["ports"][0]["port"] == 8081
+
+
+def test_workload_identity_annotates_the_service_account_and_labels_the_pod(tmp_path: Path) -> None:
+    docs = yaml_docs(helm_offline("template", "t", str(CHART), "-f", values_file(tmp_path, FULL)).stdout)
+    sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+    assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"] == FULL["workloadIdentity"]["clientId"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AML_OPERATOR_PEERING"] == "t-azureml-compute-operator"
+    assert env["AML_OPERATOR_NAMESPACES"] == "team-a,team-b"
+    assert env["AML_CA_BUNDLE"] == "/etc/azureml-compute-operator/ca/ca.crt"
+    assert env["AML_CLUSTER_ID"] == "prod-westeurope-1"
+    peerings = [d for d in docs if d["kind"] == "KopfPeering"]
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    monitor = yaml_docs(helm_offline("template", "t", str(CHART), "--set=metrics.serviceMonitor.enabled=true").stdout)
+    assert any(d["kind"] == "ServiceMonitor" for d in monitor)
+
+
+def test_template_is_accepted_by_the_api_server_dry_run(
+        crds_chart: str, control_plane: ControlPlane, tmp_path: Path) -> None:
+    for ns in ("team-a", "team-b"):
+        control_plane.kubectl("create", "namespace", ns, check=False)
+    for values in ({}, FULL):
+        path = values_file(tmp_path, values)
+        rendered = helm_offline("template", "t", str(CHART), "-n", "default", "-f", path).stdout
+        result = control_plane.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered)
+        assert "(server dry run)" in result.stdout
+    crds = helm_offline("template", "t", str(CRDS_CHART)).stdout
+    control_plane.kubectl("apply", "--dry-run=server", "--server-side", "--force-conflicts", "-f", "-", input=crds)
+
+
+def test_install_upgrade_uninstall(helm: Helm, crds_chart: str, control_plane: ControlPlane,
+                                   release_namespace: str, tmp_path: Path) -> None:
+    release = f"aml-{uuid.uuid4().hex[:6]}"
+    helm("install", release, str(CHART), "-n", release_namespace, "--timeout", "120s")
+    status = json.loads(helm("status", release, "-n", release_namespace, "-o", "json").stdout)
+    assert status["info"]["status"] == "deployed"
+    assert "kubectl apply -n <namespace> -f deploy/samples/workspace.yaml" in status["info"]["notes"]
+
+    def env() -> dict[str, str]:
+        deployment = json.loads(control_plane.kubectl(
+            "get", "deployment", f"{release}-azureml-compute-operator", "-n", release_namespace, "-o", "json").stdout)
+        return {e["name"]: e.get("value", "") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    uid = control_plane.kubectl("get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}").stdout
+    assert env()["AML_CLUSTER_ID"] == uid, "helm install looks up the kube-system uid"
+    name = f"{release}-azureml-compute-operator"
+    assert control_plane.kubectl("get", "clusterrole", name, check=False).returncode == 0
+
+    # A values change: watch one namespace, two replicas with peering. The ClusterRole gives way to Roles.
+    values = values_file(tmp_path, {"watch": {"namespaces": [release_namespace]}, "replicas": 2, "driftInterval": 60})
+    helm("upgrade", release, str(CHART), "-n", release_namespace, "-f", values, "--timeout", "120s")
+    assert json.loads(helm("status", release, "-n", release_namespace, "-o", "json").stdout)["version"] == 2
+    after = env()
+    assert after["AML_OPERATOR_NAMESPACES"] == release_namespace and after["AML_DRIFT_INTERVAL"] == "60"
+    assert after["AML_OPERATOR_PEERING"] == f"{release}-azureml-compute-operator"
+    assert control_plane.kubectl("get", "clusterrole", name, check=False).returncode != 0
+    control_plane.kubectl("get", "role,rolebinding,kopfpeering", f"{release}-azureml-compute-operator",
+                          "-n", release_namespace)
+
+    # Refused values leave the release as it was.
+    refused = helm("upgrade", release, str(CHART), "-n", release_namespace, "--set", "replicas=many", check=False)
+    assert refused.returncode != 0
+    assert json.loads(helm("status", release, "-n", release_namespace, "-o", "json").stdout)["version"] == 2
+
+    helm("uninstall", release, "-n", release_namespace, "--wait", "--timeout", "120s")
+    left = control_plane.kubectl("get", "all,role,rolebinding,serviceaccount,kopfpeering", "-n", release_namespace,
+                                 "-l", f"app.kubernetes.io/instance={release}", "-o", "name").stdout
+    assert left.strip() == ""
+    crds = control_plane.kubectl("get", "crd", "workspaces.azureml.dev", "-o", "json")
+    assert crds.returncode == 0, "CRDs outlive the operator chart"

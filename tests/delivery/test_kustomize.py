@@ -1,0 +1,116 @@
+"""deploy/kustomize installs the same objects as the charts, and the operator runs under its RBAC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chart_operator import ChartOperator, sa_kubeconfig
+from deliverykit import CHART, CRDS_CHART, KUSTOMIZE, REPO, helm_offline, yaml_docs
+
+from controlplane import ControlPlane
+from harness import Emulator, Kube, compute_cluster, credentials_secret, unique, workspace
+
+pytestmark = pytest.mark.timeout(900)
+
+NAMESPACE = "azureml-system"
+HELM_ONLY_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
+
+
+def key(doc: dict[str, Any]) -> tuple[str, str, str]:
+    return doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
+
+
+def normalized(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = json.loads(json.dumps(doc))
+    meta = doc["metadata"]
+    for label in HELM_ONLY_LABELS:
+        meta.get("labels", {}).pop(label, None)
+    meta.get("annotations", {}).pop("helm.sh/resource-policy", None)
+    if not meta.get("annotations"):
+        meta.pop("annotations", None)
+    return doc
+
+
+def chart_objects() -> dict[tuple[str, str, str], dict[str, Any]]:
+    docs = yaml_docs(helm_offline("template", "azureml-compute-operator-crds", str(CRDS_CHART), "-n", NAMESPACE).stdout)
+    docs += yaml_docs(helm_offline("template", "azureml-compute-operator", str(CHART), "-n", NAMESPACE).stdout)
+    return {key(doc): normalized(doc) for doc in docs}
+
+
+def kustomize_objects(plane: ControlPlane, path: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {key(doc): normalized(doc) for doc in yaml_docs(plane.kubectl("kustomize", str(path)).stdout)}
+
+
+def test_generated_copies_are_in_step_with_crds_and_charts() -> None:
+    result = subprocess.run([sys.executable, str(KUSTOMIZE / "generate.py"), "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_crds_chart_carries_exactly_the_generated_crds() -> None:
+    docs = yaml_docs(helm_offline("template", "x", str(CRDS_CHART), "--set", "kopfPeering=false").stdout)
+    import yaml
+    generated = {path.name: yaml.safe_load(path.read_text()) for path in (REPO / "crds").glob("*.yaml")}
+    assert {f"{doc['metadata']['name']}.yaml" for doc in docs} == set(generated)
+    for doc in docs:
+        assert doc["spec"] == generated[f"{doc['metadata']['name']}.yaml"]["spec"]
+
+
+@pytest.mark.parametrize("path", ["base", "overlays/example"])
+def test_kustomize_renders_the_same_objects_as_the_charts(control_plane: ControlPlane, path: str) -> None:
+    chart = chart_objects()
+    ours = kustomize_objects(control_plane, KUSTOMIZE / path)
+    assert set(ours) - set(chart) == {("Namespace", "", NAMESPACE)}
+    assert set(chart) - set(ours) == set()
+    for k, doc in chart.items():
+        if doc["kind"] in ("ClusterRole", "Role"):
+            assert ours[k]["rules"] == doc["rules"], k
+        if doc["kind"] == "CustomResourceDefinition":
+            assert ours[k]["spec"] == doc["spec"], k
+        if path == "base":
+            assert ours[k] == doc, k
+
+
+def test_apply_k_installs_the_objects_and_the_operator_runs_under_its_rbac(
+        crds_chart: str, control_plane: ControlPlane, emulator: Emulator, namespace: str, tmp_path: Path) -> None:
+    overlay = KUSTOMIZE / "overlays" / "example"
+    control_plane.kubectl("apply", "-k", str(overlay))
+    try:
+        for kind, ns, name in kustomize_objects(control_plane, overlay):
+            args = ["get", f"{kind.lower()}", name] + (["-n", ns] if ns else [])
+            control_plane.kubectl(*args)
+        deployment = json.loads(control_plane.kubectl(
+            "get", "deployment", "azureml-compute-operator", "-n", NAMESPACE, "-o", "json").stdout)
+        env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert "AML_CLUSTER_ID" not in env, "kustomize cannot look it up: the operator reads kube-system"
+
+        kubeconfig = sa_kubeconfig(control_plane, "azureml-compute-operator", NAMESPACE, tmp_path / "sa-kubeconfig")
+        overrides = {"AML_ARM_ENDPOINT": emulator.url, "AML_AUTHORITY_HOST": emulator.url,
+                     "AML_CA_BUNDLE": emulator.ca_file, "AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4"}
+        operator = ChartOperator(deployment, kubeconfig, emulator, tmp_path / "operator.log", overrides=overrides)
+        kube = Kube(control_plane, namespace)
+        operator.start()
+        try:
+            kube.apply(credentials_secret(), workspace())
+            kube.wait_condition("workspace", "ws-ml", timeout=240)
+            cluster = unique(namespace, "kust")
+            kube.apply(compute_cluster(cluster))
+            kube.wait_condition("computecluster", cluster, timeout=240)
+            kube.delete("computecluster", cluster)
+            kube.wait_gone("computecluster", cluster, timeout=240)
+            kube.delete("workspace", "ws-ml")
+            kube.wait_gone("workspace", "ws-ml", timeout=240)
+        finally:
+            operator.stop()
+        assert operator.refusals() == [], "\n".join(operator.refusals()[:20])
+        uid = control_plane.kubectl("get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}").stdout
+        assert uid in operator.output(), "the operator read the cluster id itself"
+    finally:
+        # Everything but the CRDs, which the rest of the session uses.
+        control_plane.kubectl("delete", "clusterrole,clusterrolebinding", "azureml-compute-operator", check=False)
+        control_plane.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
