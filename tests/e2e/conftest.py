@@ -1,18 +1,24 @@
 """End-to-end fixtures: the emulator and the operator as subprocesses, the CRDs in the real API server.
 
 The operator runs exactly as users run it (`aml-operator`), pointed at the emulator through its
-settings; each test gets its own namespace and its own operator watching only that namespace.
+settings, with the Helm chart's ServiceAccount and RBAC; each test gets its own namespace and its own
+operator watching only that namespace.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from controlplane import ControlPlane
-from harness import Emulator, Kube, Operator, start_emulator
+from harness import REPO, Emulator, Kube, Operator, start_emulator
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +35,49 @@ def live_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
     emu.stop()
 
 
+CHART = REPO / "deploy" / "helm" / "azureml-compute-operator"
+
+
+def chart_identity(plane: ControlPlane, namespace: str, workdir: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """The chart's ServiceAccount and RBAC for watching one namespace, and a kubeconfig holding only a
+    TokenRequest token of that ServiceAccount: the operator in these tests has exactly the chart's rights."""
+    release = f"e2e-{namespace[-6:]}"
+    rendered = subprocess.run(
+        [str(plane.bin_dir / "helm"), "template", release, str(CHART), "--namespace", namespace,
+         "--set", f"watch.namespaces={{{namespace}}}",
+         "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"],
+        capture_output=True, text=True, check=True, env={**os.environ, "KUBECONFIG": os.devnull},
+    ).stdout
+    objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    plane.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    account = next(o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount")
+    token = plane.kubectl("create", "token", account, "-n", namespace, "--duration=2h").stdout.strip()
+    kubeconfig = workdir / "operator-kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "operator",
+        "clusters": [{"name": "local",
+                      "cluster": {"server": plane.server, "certificate-authority": str(plane.ca_file)}}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+    }))
+    kubeconfig.chmod(0o600)
+    return kubeconfig, [o for o in objects if not o["metadata"].get("namespace")]
+
+
 @pytest.fixture
 def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dict[str, str],
                      tmp_path: Path) -> Iterator[Callable[..., Operator]]:
+    """``aml-operator`` for one namespace, under the chart's ServiceAccount (AML_E2E_AS_ADMIN=1: as admin)."""
     started: list[Operator] = []
+    cluster_scoped: list[dict[str, Any]] = []
 
-    def make(namespace: str, emulator: Emulator, **extra_env: str) -> Operator:
-        op = Operator(namespace, emulator, kube_env, tmp_path / "operator.log", dict(extra_env))
+    def make(namespace: str, emulator: Emulator, as_admin: bool = False, **extra_env: str) -> Operator:
+        env = dict(kube_env)
+        if not (as_admin or os.environ.get("AML_E2E_AS_ADMIN")):
+            kubeconfig, cluster_objects = chart_identity(control_plane, namespace, tmp_path)
+            cluster_scoped.extend(cluster_objects)
+            env["KUBECONFIG"] = str(kubeconfig)
+        op = Operator(namespace, emulator, env, tmp_path / "operator.log", dict(extra_env))
         op.start()
         started.append(op)
         return op
@@ -43,6 +85,8 @@ def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dic
     yield make
     for op in started:
         op.stop()
+    for obj in cluster_scoped:
+        control_plane.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
 
 
 @pytest.fixture

@@ -208,7 +208,9 @@ def test_metrics_endpoint_serves_reconciles_arm_requests_and_objects(
 
 def test_deleting_the_namespace_deletes_computes_in_azure_before_their_workspace(
         kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+    # Rights granted inside the namespace (the chart's namespaced mode) vanish with it; a cluster-wide
+    # install keeps them, which is what this test plays.
+    operator_factory(namespace, emulator, as_admin=True)
     ready_workspace(kube)
     name = unique(namespace, "nsdel")
     kube.apply(compute_cluster(name))
