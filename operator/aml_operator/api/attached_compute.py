@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from .base import PrinterColumn, age_column, ready_column, reason_column
+from .base import PrinterColumn, age_column, ready_column, reason_column, state_column
 from .common import (
     DELETION_POLICY_TEXT,
     AppliedSecretsStatus,
@@ -172,9 +172,7 @@ class AttachedCompute(ComputeResource):
     )
     PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = (
         ready_column(),
-        PrinterColumn(
-            name="State", type="string", json_path=".status.provisioningState", description="Azure provisioning state."
-        ),
+        state_column(),
         PrinterColumn(name="Type", type="string", json_path=".spec.type", description="Attach type."),
         PrinterColumn(
             name="Policy", type="string", json_path=".spec.deletionPolicy", description="Deletion policy.", priority=1

@@ -62,6 +62,12 @@ class PrinterColumn(ApiModel):
     priority: int = Field(0, description="0 shows in the default table; 1 only with -o wide.")
 
 
+def state_column() -> PrinterColumn:
+    return PrinterColumn(
+        name="State", type="string", json_path=".status.provisioningState", description="Azure provisioning state."
+    )
+
+
 def ready_column() -> PrinterColumn:
     return PrinterColumn(
         name="Ready",

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column
+from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column, state_column
 from .common import (
     DELETION_POLICY_TEXT,
     MAX_SSH_PUBLIC_KEY,
@@ -138,9 +138,7 @@ class ComputeCluster(ComputeResource):
     )
     PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = (
         ready_column(),
-        PrinterColumn(
-            name="State", type="string", json_path=".status.provisioningState", description="Azure provisioning state."
-        ),
+        state_column(),
         PrinterColumn(name="VM Size", type="string", json_path=".spec.vmSize", description="VM size of the nodes."),
         PrinterColumn(
             name="Nodes", type="integer", json_path=".status.currentNodeCount", description="Current node count."

@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column
+from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column, state_column
 from .common import (
     DELETION_POLICY_TEXT,
     MAX_SSH_PUBLIC_KEY,
@@ -165,9 +165,7 @@ class ComputeInstance(ComputeResource):
     )
     PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = (
         ready_column(),
-        PrinterColumn(
-            name="State", type="string", json_path=".status.provisioningState", description="Azure provisioning state."
-        ),
+        state_column(),
         PrinterColumn(name="Instance", type="string", json_path=".status.state", description="Running, Stopped, ..."),
         PrinterColumn(name="VM Size", type="string", json_path=".spec.vmSize", description="VM size."),
         PrinterColumn(name="Desired", type="string", json_path=".spec.state", description="Desired state.", priority=1),

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column
+from .base import ApiModel, PrinterColumn, age_column, ready_column, reason_column, state_column
 from .common import (
     DELETION_POLICY_TEXT,
     AppliedSecretsStatus,
@@ -254,9 +254,7 @@ class InferenceCluster(ComputeResource):
     )
     PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = (
         ready_column(),
-        PrinterColumn(
-            name="State", type="string", json_path=".status.provisioningState", description="Azure provisioning state."
-        ),
+        state_column(),
         PrinterColumn(
             name="VM Size", type="string", json_path=".spec.create.agentVmSize", description="Agent VM size."
         ),
