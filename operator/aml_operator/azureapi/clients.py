@@ -2,6 +2,7 @@
 
 Every client carries the per-subscription rate limiter as a per-retry policy, so each HTTP attempt
 (including the SDK's own retries and LRO polls) takes a token and reports Azure's rate-limit headers.
+All clients and their credentials send through one shared connection pool (``SharedHttp``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from azure.core.pipeline.policies import AsyncHTTPPolicy
 from azure.mgmt.machinelearningservices.aio import MachineLearningServicesMgmtClient
 
 from aml_operator import metrics
+from aml_operator.azureapi.catalogue import RegionCatalogue
 from aml_operator.azureapi.credentials import build_credential
 from aml_operator.azureapi.errors import parse_retry_after
 from aml_operator.azureapi.ratelimit import LimiterRegistry, SubscriptionLimiter
+from aml_operator.azureapi.transport import SharedHttp
 from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.settings import CloudEndpoints, Settings
 
@@ -47,9 +50,17 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
         return response
 
 
+class ArmClient(MachineLearningServicesMgmtClient):
+    """The SDK client of one (cloud, subscription, credentials), with the region catalogue it has read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalogue = RegionCatalogue()
+
+
 @dataclass
 class _Entry:
-    client: MachineLearningServicesMgmtClient
+    client: ArmClient
     credential: AsyncTokenCredential
     fingerprint: str
 
@@ -62,9 +73,10 @@ class ClientFactory:
         self.max_clients = 64
         """Least recently used clients beyond this are closed (old credentials after a rotation)."""
         self._lock = asyncio.Lock()
+        self.http = SharedHttp(settings.ca_bundle)
 
     async def client(self, subscription_id: str, principal: ServicePrincipal | None,
-                     cloud: str = "AzurePublicCloud") -> MachineLearningServicesMgmtClient:
+                     cloud: str = "AzurePublicCloud") -> ArmClient:
         who = principal.client_id if principal else OPERATOR_IDENTITY
         fingerprint = principal.fingerprint if principal else OPERATOR_IDENTITY
         endpoints = self.settings.endpoints(cloud)
@@ -80,15 +92,14 @@ class ClientFactory:
 
     def _create(self, subscription_id: str, principal: ServicePrincipal | None, who: str,
                 fingerprint: str, endpoints: CloudEndpoints) -> _Entry:
-        credential = build_credential(principal, endpoints.authority_host, self.settings.ca_bundle)
-        options: dict[str, Any] = {}
-        if self.settings.ca_bundle:
-            options["connection_verify"] = self.settings.ca_bundle
-        client = MachineLearningServicesMgmtClient(
+        # The CA bundle lives in the shared pool's SSL context: passing it as ``connection_verify``
+        # would make azure-core load it again for every request.
+        credential = build_credential(principal, endpoints.authority_host, self.http.transport())
+        client = ArmClient(
             credential, subscription_id, base_url=endpoints.arm_endpoint,
             credential_scopes=[endpoints.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
             per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
-            **options,
+            transport=self.http.transport(),
         )
         return _Entry(client, credential, fingerprint)
 
@@ -101,3 +112,4 @@ class ClientFactory:
             for entry in self._entries.values():
                 await self._close(entry)
             self._entries.clear()
+            await self.http.close()

@@ -23,8 +23,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest
-from azure.mgmt.machinelearningservices.aio import MachineLearningServicesMgmtClient
 
+from aml_operator.azureapi.clients import ArmClient
 from aml_operator.azureapi.errors import classify, parse_retry_after
 from aml_operator.reconcile.external import (
     AzureError,
@@ -104,11 +104,11 @@ def _json_body(body: JsonDict) -> io.BytesIO:
 class SdkComputeClient:
     """Implements ``ComputeClient`` and ``KeysClient`` of ``aml_operator.reconcile.external``."""
 
-    def __init__(self, client_for: Callable[[str], Awaitable[MachineLearningServicesMgmtClient]]) -> None:
+    def __init__(self, client_for: Callable[[str], Awaitable[ArmClient]]) -> None:
         self._client_for = client_for
 
     @asynccontextmanager
-    async def _ops(self, target: WorkspaceTarget) -> AsyncIterator[MachineLearningServicesMgmtClient]:
+    async def _ops(self, target: WorkspaceTarget) -> AsyncIterator[ArmClient]:
         try:
             client = await self._client_for(target.subscription_id)
         except Exception as exc:
@@ -238,22 +238,57 @@ class SdkComputeClient:
         return OperationStatus(normalized, error, parse_retry_after(response.headers.get("Retry-After")))  # type: ignore[arg-type]
 
     async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
+        """The region's AmlCompute sizes, from the client's catalogue (read at most once an hour)."""
         async with self._ops(target) as client:
-            result = await _azure_call(client.virtual_machine_sizes.list(location))
-        return [
-            VmSize(name=str(s.name), family=str(s.family or ""), vcpus=int(s.v_cp_us or 0),
-                   low_priority_capable=bool(s.low_priority_capable),
-                   supported_compute_types=tuple(s.supported_compute_types or ()))
-            for s in (result.aml_compute or [])
-        ]
+            async def fetch() -> Sequence[VmSize]:
+                body = await _get_json(client, f"{_provider_path(target)}/locations/{location}/vmSizes")
+                # 2020-08-01 lists them under ``amlCompute``, later versions under ``value``.
+                return [_vm_size(entry) for entry in body.get("value") or body.get("amlCompute") or []]
+            return await client.catalogue.vm_sizes.get(location.lower(), fetch)
 
     async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
+        """The region's core usages and limits, from the client's catalogue (read at most once a minute)."""
         async with self._ops(target) as client:
-            found: list[Usage] = []
-            try:
-                async for usage in client.usages.list(location):
-                    found.append(Usage(type=str(usage.type or ""), name=str(usage.name.value if usage.name else ""),
-                                       current=int(usage.current_value or 0), limit=int(usage.limit or 0)))
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
-            return found
+            async def fetch() -> Sequence[Usage]:
+                found: list[Usage] = []
+                url: str | None = f"{_provider_path(target)}/locations/{location}/usages"
+                while url:
+                    body = await _get_json(client, url)
+                    found.extend(_usage(entry) for entry in body.get("value") or [])
+                    url = body.get("nextLink") or None
+                return found
+            return await client.catalogue.usages.get(location.lower(), fetch)
+
+
+def _provider_path(target: WorkspaceTarget) -> str:
+    return f"/subscriptions/{target.subscription_id}/providers/Microsoft.MachineLearningServices"
+
+
+async def _get_json(client: ArmClient, url: str) -> JsonDict:
+    """GET ``url`` (relative to the client's endpoint, or a nextLink) as wire JSON, with no SDK models.
+
+    Deserialising a region's hundreds of VM sizes into SDK models costs more CPU than everything
+    else a create does; the core needs five fields of each.
+    """
+    if "api-version=" not in url:
+        url += f"{'&' if '?' in url else '?'}api-version={client._config.api_version}"
+    try:
+        response = await client._send_request(HttpRequest("GET", url))  # the SDK has no raw list op
+        response.raise_for_status()
+        body: Any = response.json() if response.content else {}
+    except Exception as exc:
+        raise to_azure_error(exc) from exc
+    return body if isinstance(body, dict) else {}
+
+
+def _vm_size(entry: JsonDict) -> VmSize:
+    return VmSize(name=str(entry.get("name") or ""), family=str(entry.get("family") or ""),
+                  vcpus=int(entry.get("vCPUs") or 0), low_priority_capable=bool(entry.get("lowPriorityCapable")),
+                  supported_compute_types=tuple(entry.get("supportedComputeTypes") or ()))
+
+
+def _usage(entry: JsonDict) -> Usage:
+    name = entry.get("name") or {}
+    return Usage(type=str(entry.get("type") or ""),
+                 name=str(name.get("value") or "") if isinstance(name, dict) else str(name),
+                 current=int(entry.get("currentValue") or 0), limit=int(entry.get("limit") or 0))

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.identity.aio import CertificateCredential, ClientSecretCredential, DefaultAzureCredential
 
 from aml_operator.reconcile.credentials import ServicePrincipal
 
 
 def build_credential(principal: ServicePrincipal | None, authority_host: str,
-                     ca_bundle: str | None) -> AsyncTokenCredential:
-    """An async azure-identity credential; ``None`` means the operator's own identity."""
+                     transport: AsyncHttpTransport[Any, Any]) -> AsyncTokenCredential:
+    """An async azure-identity credential sending through ``transport``; ``None`` means the operator's own identity."""
     # The authority's instance discovery only knows Microsoft's clouds; a custom authority (the
     # emulator, a sovereign cloud) must skip it.
-    options: dict[str, Any] = {"authority": authority_host, "disable_instance_discovery": True}
-    if ca_bundle:
-        options["connection_verify"] = ca_bundle
+    options: dict[str, Any] = {"authority": authority_host, "disable_instance_discovery": True,
+                               "transport": transport}
     if principal is None:
         return DefaultAzureCredential(**options)
     if principal.client_secret is not None:
