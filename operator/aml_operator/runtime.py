@@ -6,6 +6,7 @@ workspace snapshots meet the reconcile core. No kopf, no business rules.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,13 +118,19 @@ class Runtime:
         )
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,
-                                workspace_body: Mapping[str, Any] | None, drift: bool = False) -> Outcome:
+                                workspace_body: Mapping[str, Any] | None, *, resync: bool = False) -> Outcome:
+        """``resync``: the timer's pass (reads the workspace list, obeys the retry schedule); otherwise the
+        object changed or the operator restarted, and a failed step runs again at once."""
         ctx = await self._context(obj, driver, workspace_body)
         if isinstance(ctx, Outcome):
             return ctx
-        if drift:
+        ctx.changed = not resync
+        ctx.inputs = _inputs(workspace_body, ctx.secret_versions)
+        ctx.jitter = _jitter(obj.metadata.uid or obj.metadata.name)
+        if resync and not _work_in_flight(obj):
             ctx.observed = await self.snapshots.observe(ctx.client, ctx.target, obj.azure_name,
-                                                        self.settings.drift_interval)
+                                                        self.settings.drift_interval,
+                                                        retry_after_failure=self.settings.poll_interval)
             ctx.observed_given = True
         result = await reconcile_compute(obj, driver, ctx)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
@@ -162,6 +169,22 @@ class Runtime:
                 ctx.finished = True
             return ctx
         return await delete_compute(obj, driver, ctx)
+
+
+def _work_in_flight(obj: ComputeResource) -> bool:
+    op = obj.status.last_operation
+    return op is not None and op.operation_status in ("Pending", "InProgress")
+
+
+def _inputs(workspace_body: Mapping[str, Any] | None, secret_versions: Mapping[str, str]) -> str:
+    """What a failed attempt depended on besides the object: a change here is worth an immediate retry."""
+    version = str(((workspace_body or {}).get("metadata") or {}).get("resourceVersion") or "")
+    return ",".join([f"workspace@{version}", *(f"{k}@{v}" for k, v in sorted(secret_versions.items()))])
+
+
+def _jitter(key: str) -> float:
+    """A stable number in [0, 1) per object, so objects that failed together spread their retries."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
 
 
 def _ready(result: Outcome) -> bool:

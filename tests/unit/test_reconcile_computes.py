@@ -7,7 +7,7 @@ core's decisions: what it writes to Azure, in which order, and what the status s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
@@ -48,6 +48,7 @@ class FakeAzure:
         self.calls: list[tuple[str, ...]] = []
         self.operations: dict[str, OperationStatus] = {}
         self.fail: AzureError | None = None
+        self.refuse_writes: AzureError | None = None
 
     def writes(self) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
@@ -67,8 +68,8 @@ class FakeAzure:
 
     async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
         self.calls.append(("put", name))
-        if self.fail:
-            raise self.fail
+        if self.fail or self.refuse_writes:
+            raise self.fail or self.refuse_writes
         created = name not in self.computes
         resource = {**body, "id": target.compute_id(name), "name": name}
         resource["properties"] = {**body["properties"], "provisioningState": "Creating"}
@@ -237,7 +238,7 @@ async def test_immutable_difference_is_refused_without_writes() -> None:
     [
         ({"vmSize": "Standard_M128"}, "VmSizeNotAvailable"),
         ({"vmSize": "Standard_NC6", "vmPriority": "LowPriority"}, "LowPriorityNotSupported"),
-        ({"scaleSettings": {"minNodeCount": 0, "maxNodeCount": 7}}, "QuotaExceeded"),  # 7 x 4 > 24
+        ({"scaleSettings": {"minNodeCount": 7, "maxNodeCount": 8}}, "QuotaExceeded"),  # 7 x 4 > 24
     ],
 )
 async def test_prechecks_refuse_before_any_write(spec: JsonDict, reason: str) -> None:
@@ -266,19 +267,38 @@ async def test_deleted_behind_our_back_is_recreated_with_an_event() -> None:
     assert result.status["lastOperation"]["operationStatus"] == "Pending"
 
 
+async def test_a_maximum_beyond_quota_is_created_with_a_warning() -> None:
+    azure = FakeAzure()
+    result = await reconcile_compute(
+        cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 7}), ComputeClusterDriver(), ctx(azure))
+    assert condition(result.status, "Reconciling") == ("True", "Creating")
+    assert [(e.type, e.reason) for e in result.events] == [("Warning", "MaxNodesBeyondQuota")]
+    assert "cannot scale beyond 6 node(s)" in result.events[0].message
+
+
 @pytest.mark.parametrize(
-    ("error", "state", "requeue"),
+    ("error", "ready", "reason", "retry_in"),
     [
-        (AzureError("TooManyRequests", 429, "Throttled", True, "slow down", retry_after=30), "Reconciling", 30),
-        (AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role"), "Stalled", None),
+        (AzureError("TooManyRequests", 429, "Throttled", True, "slow down", retry_after=30), "Unknown",
+         "Throttled", 30),
+        (AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role"), "False",
+         "AuthorizationFailed", None),
     ],
 )
-async def test_errors_follow_the_table(error: AzureError, state: str, requeue: float | None) -> None:
+async def test_a_failed_look_never_leaves_ready_true(error: AzureError, ready: str, reason: str,
+                                                     retry_in: float | None) -> None:
     azure = FakeAzure()
+    existing(azure, OWNER.tags())
+    was_ready = (await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))).status
+    assert condition(was_ready, "Ready") == ("True", "Succeeded")
     azure.fail = error
-    result = await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))
-    assert condition(result.status, state) == ("True", error.reason)
-    assert result.requeue_after == requeue
+    result = await reconcile_compute(cluster(status=was_ready), ComputeClusterDriver(), ctx(azure))
+    assert condition(result.status, "Ready") == (ready, reason)
+    if retry_in is not None:
+        assert result.status["retry"]["nextAttemptTime"] == "2026-01-01T00:00:30Z"
+    azure.fail = None
+    back = await reconcile_compute(cluster(status=result.status), ComputeClusterDriver(), ctx(azure))
+    assert condition(back.status, "Ready") == ("True", "Succeeded") and "retry" not in back.status
 
 
 async def test_skip_annotation_pauses_writes() -> None:
@@ -365,3 +385,65 @@ async def test_a_stalled_object_warns_once_not_on_every_pass() -> None:
     assert [e.reason for e in first.events] == ["AlreadyExists"]
     assert again.events == []
     assert condition(again.status, "Stalled") == ("True", "AlreadyExists")
+
+
+def resync(azure: FakeAzure, at: datetime = NOW, seen: Any = "list") -> ComputeContext:
+    """The timer's pass: what the workspace list showed, and the retry schedule obeyed."""
+    context = ctx(azure)
+    context.now, context.changed, context.observed_given = at, False, True
+    context.observed = Observation("cpu", azure.computes["cpu"]) if seen == "list" and "cpu" in azure.computes \
+        else None if seen == "list" else seen
+    return context
+
+
+@pytest.mark.parametrize(
+    ("spec", "state", "reason"),
+    [({"vmSize": "Standard_NC6"}, "Succeeded", "ImmutableFieldChanged"),
+     ({}, "Failed", "ProvisioningFailed")],
+)
+async def test_the_list_pass_agrees_with_the_get_pass(spec: JsonDict, state: str, reason: str) -> None:
+    azure = FakeAzure()
+    existing(azure, OWNER.tags(), state=state)
+    status = (await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))).status
+    for _ in range(3):
+        status = (await reconcile_compute(cluster(status=status, **spec), ComputeClusterDriver(),
+                                          resync(azure))).status
+        assert condition(status, "Stalled") == ("True", reason)
+        assert condition(status, "Ready")[0] == "False"
+    assert azure.writes() == []
+
+
+async def test_a_refused_first_put_waits_for_its_backoff_without_flapping() -> None:
+    azure, driver = FakeAzure(), ComputeClusterDriver()
+    status = (await reconcile_compute(cluster(), driver, ctx(azure))).status
+    azure.refuse_writes = AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role")
+    refused = await reconcile_compute(cluster(status=status), driver, ctx(azure))
+    assert azure.writes() == [("put", "cpu")]
+    assert condition(refused.status, "Stalled") == ("True", "AuthorizationFailed")
+    assert refused.status["lastOperation"]["operationStatus"] == "Pending"  # the intent is kept
+    assert refused.status["retry"]["attempt"] == 1
+    azure.refuse_writes = None
+    puts = len(azure.writes())
+    held = await reconcile_compute(cluster(status=refused.status), driver, resync(azure, NOW + timedelta(seconds=20)))
+    assert held.status == refused.status and held.events == [] and len(azure.writes()) == puts
+    retried = await reconcile_compute(cluster(status=refused.status), driver,
+                                      resync(azure, NOW + timedelta(seconds=40)))
+    assert condition(retried.status, "Reconciling") == ("True", "Creating")
+    assert azure.writes()[-1] == ("put", "cpu") and "retry" not in retried.status
+
+
+async def test_a_changed_secret_or_workspace_retries_at_once() -> None:
+    azure, driver = FakeAzure(), ComputeClusterDriver()
+    existing(azure, OWNER.tags())
+    azure.fail = AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role")
+    first = ctx(azure)
+    first.inputs = "workspace@1"
+    stalled = await reconcile_compute(cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}), driver, first)
+    assert condition(stalled.status, "Stalled") == ("True", "AuthorizationFailed")
+    azure.fail = None
+    later = resync(azure, NOW + timedelta(seconds=1))
+    later.inputs = "workspace@2"
+    retried = await reconcile_compute(cluster(status=stalled.status,
+                                              scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}), driver, later)
+    assert azure.writes() == [("patch", "cpu")]
+    assert condition(retried.status, "Reconciling") == ("True", "Updating")

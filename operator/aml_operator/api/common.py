@@ -134,6 +134,22 @@ class LastOperation(ApiModel):
     )
 
 
+class RetryStatus(ApiModel):
+    """When the operator tries a failed step again, and why it waits."""
+
+    reason: str = Field(max_length=128, description="The reason of the failure, as in the Ready condition.")
+    attempt: int = Field(ge=1, description="Failed attempts in a row for this reason.")
+    next_attempt_time: datetime | None = Field(
+        None,
+        description="Not before this time, unless the object, its Workspace or a referenced Secret changes. "
+        "Absent when only an edit of the object can fix the failure.",
+    )
+    inputs: str = Field(
+        "", max_length=1024,
+        description="Versions of the Workspace and Secrets the failed attempt used; a change retries at once.",
+    )
+
+
 class StatusBase(ApiModel):
     """Status fields of every kind."""
 
@@ -153,6 +169,9 @@ class ComputeStatusBase(StatusBase):
         default_factory=list, description="Errors Azure reported while provisioning the compute."
     )
     last_operation: LastOperation | None = Field(None, description="The last Azure operation on the compute.")
+    retry: RetryStatus | None = Field(
+        None, description="Set while a failed step waits to be tried again; gone once a pass succeeds."
+    )
 
 
 class AppliedSecretsStatus(ApiModel):

@@ -14,7 +14,6 @@ from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
 from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.handlers import outcome
-from aml_operator.handlers.lifecycle import BOOKKEEPING_PREFIX
 from aml_operator.reconcile import attached_compute
 from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
 from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
@@ -53,40 +52,37 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
     return found[0] if found else None
 
 
-def _change_handler_active(body: kopf.Body, resource: kopf.Resource) -> bool:
-    """kopf keeps a progress annotation while a change handler is retrying: that handler owns the object."""
-    return f"{BOOKKEEPING_PREFIX}/{resource.plural}_reconcile" in body.metadata.annotations
-
-
-def _work_in_flight(body: kopf.Body) -> bool:
+def _intent_pending(body: kopf.Body) -> bool:
     operation = (body.get("status") or {}).get("lastOperation") or {}
-    return operation.get("operationStatus") in ("Pending", "InProgress")
+    return operation.get("operationName") == "Create" and operation.get("operationStatus") == "Pending"
 
 
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
                             workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
+    """A change or a restart: one pass at once. Only the step from a recorded intent to its PUT comes back
+    here; everything that waits (operations, retries, drift) is the resync timer's."""
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
     result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name))
     outcome.apply(result, body, patch)
-    outcome.requeue(result)
+    if result.requeue_after == 0:
+        outcome.requeue(result)
 
 
 async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
-    """Level-triggered pass: follows up work it started and notices changes made in Azure behind our back.
+    """Level-triggered pass: follows up work in flight, retries on schedule, notices changes made in Azure.
 
     Ticks every poll interval but costs no Azure call at rest: the drift check reads the workspace-wide
     snapshot, refreshed once per drift interval.
     """
-    if _change_handler_active(body, resource) or body.metadata.get("deletionTimestamp"):
-        return
+    if body.metadata.get("deletionTimestamp") or _intent_pending(body):
+        return  # the delete handler, or the change handler about to PUT, has the object
     if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
         return  # a spec change the change handlers have not taken yet
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
-    drift = not _work_in_flight(body)
-    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), drift=drift)
+    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), resync=True)
     outcome.apply(result, body, patch)
 
 

@@ -141,5 +141,6 @@ class ComputeClusterDriver(DriverDefaults):
         low_priority = spec.vm_priority == "LowPriority"
         if low_priority and (refusal := check_low_priority(size, location)) is not None:
             return refusal
-        return check_quota(await client.usages(target, location), size, spec.scale_settings.max_node_count,
-                           low_priority, location)
+        scale = spec.scale_settings
+        return check_quota(await client.usages(target, location), size, max(scale.min_node_count, 1),
+                           low_priority, location, max_nodes=scale.max_node_count)

@@ -31,14 +31,28 @@ from aml_operator.reconcile.external import (
     WorkspaceTarget,
 )
 from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
-from aml_operator.reconcile.ownership import Owner, wants_adoption, with_owner_tags, writes_paused
+from aml_operator.reconcile.ownership import Owner, with_owner_tags, writes_paused
+from aml_operator.reconcile.planner import (
+    AzureView,
+    Create,
+    Facts,
+    Finish,
+    ObservationFailed,
+    PatchScale,
+    Power,
+    Report,
+    Update,
+    Write,
+    is_write,
+    plan,
+    plan_delete,
+)
 from aml_operator.reconcile.prechecks import Refusal
+from aml_operator.reconcile.retry import due, retry_class, schedule
 from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
-TRANSITIONAL_STATES = {"creating", "updating", "deleting"}
 PENDING = "Pending"
 IN_PROGRESS = "InProgress"
-POWER_ACTIONS = ("Start", "Stop", "Restart")
 
 
 class ComputeDriver(Protocol):
@@ -122,9 +136,15 @@ class ComputeContext:
     """Secret values the PUT body needs (passwords, keys); never copied into status or events."""
     secret_versions: Mapping[str, str] = field(default_factory=dict)
     """resourceVersion of each Secret ``secrets`` came from, by Secret name: rotation shows as a new version."""
-    observed: Observation | None = None
-    """An observation from the workspace-wide list (drift pass); a fresh GET precedes any write anyway."""
+    observed: AzureView = None
+    """What the workspace-wide list showed (resync pass); a fresh GET precedes any write anyway."""
     observed_given: bool = False
+    changed: bool = True
+    """The object changed or the operator restarted: a failed step runs again at once, whatever the backoff."""
+    inputs: str = ""
+    """Versions of the Workspace and Secrets this pass uses: a change retries a failed step at once."""
+    jitter: float = 0.5
+    """In [0, 1): spreads the backoff of objects that failed together."""
 
 
 class _Pass:
@@ -139,28 +159,34 @@ class _Pass:
     # -- results
 
     def outcome(self, state: State, reason: str, message: str, *, requeue: float | None = None,
-                finished: bool = False, applied: bool = True) -> Outcome:
+                finished: bool = False) -> Outcome:
         generation = self.obj.metadata.generation
         self.status.conditions = conditions_for(self.status.conditions, state, reason, message,
                                                 generation=generation, now=self.ctx.now)
-        if applied:
-            self.status.observed_generation = generation
+        # kstatus: the conditions were computed from this generation, whatever they say.
+        self.status.observed_generation = generation
         if "deletion_policy" in type(self.status).model_fields:
             self.status.deletion_policy = deletion_policy_of(self.obj)  # type: ignore[attr-defined]
         return Outcome(status=self.status.to_json(), requeue_after=requeue, events=self.events,
-                       finished=finished, message=message)
+                       finished=finished, message=message, state=state, reason=reason)
+
+    def failed(self, reason: str, message: str, *, retryable: bool, retry_after: float | None = None,
+               unknown: bool = False) -> Outcome:
+        """The one error boundary of a pass: classify, schedule the retry, report once per reason.
+
+        ``unknown``: Azure could not even be read, so whether the compute is Ready is not known."""
+        klass = retry_class(reason, retryable)
+        ctx = self.ctx
+        self.status.retry = schedule(self.status.retry, klass, reason, ctx.now, ctx.inputs,
+                                     poll_interval=ctx.poll_interval, retry_after=retry_after, jitter=ctx.jitter)
+        if klass == "soon":
+            return self.outcome("unknown" if unknown else "progressing", reason, message)
+        self.warn_once(reason, message)
+        return self.outcome("stalled", reason, message)
 
     def error(self, exc: AzureError, doing: str) -> Outcome:
         message = f"{doing}: {exc.message}" if exc.message else doing
-        if exc.retryable:
-            delay = max(exc.retry_after or 0.0, self.ctx.poll_interval)
-            return self.outcome("progressing", exc.reason, message, requeue=delay, applied=False)
-        self.warn_once(exc.reason, message)
-        return self.outcome("stalled", exc.reason, message, applied=False)
-
-    def refuse(self, refusal: Refusal) -> Outcome:
-        self.warn_once(refusal.reason, refusal.message)
-        return self.outcome("stalled", refusal.reason, refusal.message)
+        return self.failed(exc.reason, message, retryable=exc.retryable, retry_after=exc.retry_after)
 
     def warn_once(self, reason: str, message: str) -> None:
         """A Warning when the object becomes Stalled for this reason, not again on every later pass."""
@@ -168,26 +194,55 @@ class _Pass:
         if stalled is None or stalled.status != "True" or stalled.reason != reason:
             self.events.append(Event("Warning", reason, message))
 
+    def report(self, decision: Report) -> Outcome:
+        if decision.state == "stalled":
+            self.warn_once(decision.reason, decision.message)
+        if decision.state != "unknown":
+            self.status.retry = None  # Azure was read and nothing is to be written: no failed step is pending
+        return self.outcome(decision.state, decision.reason, decision.message,
+                            requeue=self.ctx.poll_interval if decision.poll else None)
+
+    def hold(self) -> Outcome:
+        """A failed step waits for its retry time: the status stays as the failure left it."""
+        return Outcome(status=self.status.to_json(), message="waiting to retry",
+                       state="held", reason=self.status.retry.reason if self.status.retry else "")
+
     def started(self, operation: Operation, what: str) -> Outcome:
         self.status.last_operation = LastOperation(
             operation_name=operation.name, operation_status=IN_PROGRESS if operation.status_url else "Succeeded",
             operation_time=self.ctx.now, async_operation_url=operation.status_url,
         )
+        self.status.retry = None
         self.events.append(Event("Normal", f"{operation.name}Started", what))
         delay = max(operation.retry_after or 0.0, self.ctx.poll_interval)
         return self.outcome("progressing", _progress_reason(operation.name), what, requeue=delay)
 
     # -- observation
 
-    def observe_into_status(self, observed: Observation | None) -> None:
-        if observed is None:
+    async def look(self) -> AzureView:
+        try:
+            return await self.ctx.client.get(self.ctx.target, self.name)
+        except AzureError as exc:
+            return ObservationFailed(exc)
+
+    def observe_into_status(self, azure: AzureView) -> None:
+        if isinstance(azure, ObservationFailed):
+            return  # keep the last facts; the conditions say they may be stale
+        if azure is None:
             self.status.provisioning_state = None
             return
-        self.status.azure_resource_id = observed.arm_id or self.ctx.target.compute_id(self.name)
-        self.status.provisioning_state = observed.provisioning_state or None
+        self.status.azure_resource_id = azure.arm_id or self.ctx.target.compute_id(self.name)
+        self.status.provisioning_state = azure.provisioning_state or None
         self.status.provisioning_errors = [StatusError(code=e.code, message=e.message)
-                                           for e in observed.provisioning_errors]
-        self.driver.fill_status(self.status, observed)
+                                           for e in azure.provisioning_errors]
+        self.driver.fill_status(self.status, azure)
+
+    def facts(self, azure: AzureView) -> Facts:
+        op = self.status.last_operation
+        failed = op.operation_status if op is not None and op.operation_status.endswith("Failed") else None
+        errors = "; ".join(f"{e.code}: {e.message}" for e in self.status.provisioning_errors)
+        return Facts(self.obj, self.driver, self.ctx.owner, azure, secrets_rotated=self.secrets_rotated(),
+                     last_operation_failed=failed, last_operation_errors=errors)
 
     def desired_body(self) -> JsonDict:
         spec = self.obj.spec
@@ -259,61 +314,78 @@ async def _poll_operation(run: _Pass) -> Outcome | None:
 
 
 async def reconcile_compute(obj: ComputeResource, driver: ComputeDriver, ctx: ComputeContext) -> Outcome:
+    """One pass: every decision is the planner's; this function only reads Azure and carries it out."""
     run = _Pass(obj, driver, ctx)
-    paused = writes_paused(obj.metadata.annotations)
-
-    if not paused:
+    if not writes_paused(obj.metadata.annotations):
         polled = await _poll_operation(run)
         if polled is not None:
             return polled
 
-    # Observe. A drift pass hands us the workspace-wide list's view; any write below re-observes first.
-    if ctx.observed_given and not paused:
-        observed = ctx.observed
-        if observed is not None and not _differs(run, observed):
-            run.observe_into_status(observed)
-            return _at_rest(run, observed)
+    if ctx.observed_given:
+        # The workspace-wide list decides when nothing is to be written; a write looks again first.
+        decision = plan(run.facts(ctx.observed))
+        run.observe_into_status(ctx.observed)
+        if not is_write(decision):
+            assert isinstance(decision, Report)
+            return run.report(decision)
+    if not ctx.changed and not due(run.status.retry, ctx.now, ctx.inputs):
+        return run.hold()
+
+    azure = await run.look()
+    run.observe_into_status(azure)
+    decision = plan(run.facts(azure))
+    if isinstance(decision, Report):
+        if isinstance(azure, ObservationFailed):
+            return run.failed(decision.reason, decision.message, retryable=azure.error.retryable,
+                              retry_after=azure.error.retry_after, unknown=True)
+        return run.report(decision)
+    assert isinstance(azure, Observation | None)
     try:
-        observed = await ctx.client.get(ctx.target, run.name)
+        return await _act(run, decision, azure)
     except AzureError as exc:
-        return run.error(exc, f"reading compute {run.name}")
-    run.observe_into_status(observed)
+        return run.error(exc, f"{_doing(decision)} compute {run.name}")
 
-    if paused:
-        message = "azureml.dev/reconcile is skip: the operator only observes this compute"
-        return run.outcome("ready" if observed is not None and observed.provisioning_state == "Succeeded"
-                           else "progressing", "ReconcileSkipped", message,
-                           requeue=None, applied=False)
 
-    if observed is None:
+def _doing(decision: Write) -> str:
+    if isinstance(decision, Create):
+        return "creating"
+    if isinstance(decision, Power):
+        return "starting" if decision.action == "Start" else "stopping"
+    return "updating"
+
+
+async def _act(run: _Pass, decision: Write, azure: Observation | None) -> Outcome:
+    ctx = run.ctx
+    if isinstance(decision, Create):
         return await _create(run)
-    return await _converge(run, observed)
-
-
-def _differs(run: _Pass, observed: Observation) -> bool:
-    """Whether a drift observation shows anything to act on (then a fresh GET decides)."""
-    driver, obj = run.driver, run.obj
-    return bool(
-        not run.ctx.owner.owns(observed.tags)
-        or observed.provisioning_state.lower() in TRANSITIONAL_STATES
-        or driver.scale_change(obj, observed)
-        or driver.power_action(obj, observed)
-        or driver.settled(obj, observed)
-        or _tags_or_description_differ(run, observed)
-        or driver.update_needed(obj, observed)
-        or run.secrets_rotated()
-    )
+    if isinstance(decision, PatchScale):
+        operation = await ctx.client.patch_scale(ctx.target, run.name, decision.scale)
+        return run.started(operation, f"updating the scale settings of compute {run.name}")
+    if isinstance(decision, Update):
+        operation = await run.put("Update")
+        if decision.adopting:
+            run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
+        why = f" ({decision.why})" if decision.why else ""
+        return run.started(operation, f"updating compute {run.name}{why}")
+    operation = await ctx.client.power(ctx.target, run.name, decision.action)
+    return run.started(operation, f"{_doing(decision)} compute {run.name}")
 
 
 async def _create(run: _Pass) -> Outcome:
     ctx, status = run.ctx, run.status
     op = status.last_operation
-    existed_before = status.azure_resource_id is not None and (op is None or op.operation_name != "Create"
-                                                                or op.operation_status == "Succeeded")
-    if op is None or op.operation_name != "Create" or op.operation_status != PENDING:
+    pending = op is not None and op.operation_name == "Create" and op.operation_status == PENDING
+    if not pending or status.retry is not None:
+        # Azure's catalogue first: a refusal here costs no write. Run again after a failed attempt,
+        # since the spec or the quota may have changed in the meantime.
         refusal = await run.driver.prechecks(run.obj, ctx.client, ctx.target, ctx.location)
-        if refusal is not None:
-            return run.refuse(refusal)
+        if refusal is not None and refusal.blocking:
+            return run.failed(refusal.reason, refusal.message, retryable=False)
+        if refusal is not None and not pending:
+            run.events.append(Event("Warning", refusal.reason, refusal.message))
+    if not pending:
+        existed_before = status.azure_resource_id is not None and (op is None or op.operation_name != "Create"
+                                                                    or op.operation_status == "Succeeded")
         if existed_before:
             run.events.append(Event("Warning", "DeletedInAzure",
                                     f"compute {run.name} was deleted in Azure behind the operator's back; "
@@ -322,121 +394,37 @@ async def _create(run: _Pass) -> Outcome:
         status.last_operation = LastOperation(operation_name="Create", operation_status=PENDING,
                                               operation_time=ctx.now)
         return run.outcome("progressing", "Creating", f"creating compute {run.name} in Azure", requeue=0.0)
-    try:
-        operation = await run.put("Create")
-    except AzureError as exc:
-        status.last_operation = None
-        return run.error(exc, f"creating compute {run.name}")
+    # The GET of this very pass found nothing: the PUT follows the look immediately. A refused PUT keeps
+    # the intent, so the retry neither flaps through Creating nor forgets it may have created something.
+    operation = await run.put("Create")
     status.azure_resource_id = ctx.target.compute_id(run.name)
     return run.started(operation, f"creating compute {run.name} in Azure")
-
-
-def _tags_or_description_differ(run: _Pass, observed: Observation) -> bool:
-    spec = run.obj.spec
-    wanted_tags = with_owner_tags(spec.tags, run.ctx.owner)
-    if dict(observed.tags) != wanted_tags:
-        return True
-    return spec.description is not None and spec.description != (observed.description or "")
-
-
-async def _converge(run: _Pass, observed: Observation) -> Outcome:
-    ctx, obj, driver = run.ctx, run.obj, run.driver
-    if observed.compute_type and observed.compute_type != driver.compute_type:
-        return run.refuse(Refusal("AlreadyExists", f"a compute named {run.name} already exists in the workspace "
-                                  f"with type {observed.compute_type}, not {driver.compute_type}"))
-    adopting = False
-    if not ctx.owner.owns(observed.tags):
-        if not wants_adoption(obj.metadata.annotations):
-            why = ctx.owner.describe_foreign(observed.tags)
-            return run.refuse(Refusal(
-                "AlreadyExists",
-                f"compute {run.name} already exists in the workspace and {why}; the operator leaves it alone. "
-                'Annotate this object with azureml.dev/adopt: "true" to take it over.'))
-        adopting = True
-
-    state = observed.provisioning_state.lower()
-    if state in TRANSITIONAL_STATES:
-        return run.outcome("progressing", observed.provisioning_state,
-                           f"Azure reports the compute as {observed.provisioning_state}",
-                           requeue=ctx.poll_interval)
-    if state == "failed":
-        errors = "; ".join(f"{e.code}: {e.message}" for e in observed.provisioning_errors) or "no details"
-        return run.refuse(Refusal("ProvisioningFailed",
-                                  f"Azure reports the compute as Failed ({errors}); delete and recreate "
-                                  "the object once the cause is fixed"))
-
-    mismatches = driver.immutable_mismatches(obj, observed)
-    if mismatches:
-        fields = ", ".join(mismatches)
-        return run.refuse(Refusal(
-            "ImmutableFieldChanged",
-            f"{fields} differ{'s' if len(mismatches) == 1 else ''} from the compute in Azure and cannot be changed "
-            "in place: delete and recreate the resource to change it"))
-
-    try:
-        scale = driver.scale_change(obj, observed)
-        if scale is not None and not adopting:
-            operation = await ctx.client.patch_scale(ctx.target, run.name, scale)
-            return run.started(operation, f"updating the scale settings of compute {run.name}")
-        changed = driver.update_needed(obj, observed)
-        rotated = run.secrets_rotated()
-        if adopting or changed or rotated or _tags_or_description_differ(run, observed):
-            operation = await run.put("Update")
-            if adopting:
-                run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
-            why = (f" ({changed} changed)" if changed
-                   else " (a referenced Secret changed)" if rotated and not adopting else "")
-            return run.started(operation, f"updating compute {run.name}{why}")
-        action = driver.power_action(obj, observed)
-        if action is not None:
-            operation = await ctx.client.power(ctx.target, run.name, action)
-            return run.started(operation, f"{action.lower()}ping compute {run.name}".replace("startping",
-                                                                                             "starting"))
-    except AzureError as exc:
-        return run.error(exc, f"updating compute {run.name}")
-    return _at_rest(run, observed)
-
-
-def _at_rest(run: _Pass, observed: Observation) -> Outcome:
-    waiting = run.driver.settled(run.obj, observed)
-    if waiting is not None:
-        return run.outcome("progressing", waiting, f"Azure reports the compute as {waiting}",
-                           requeue=run.ctx.poll_interval)
-    op = run.status.last_operation
-    if op is not None and op.operation_status.endswith("Failed"):
-        return run.outcome("stalled", op.operation_status,
-                           "; ".join(f"{e.code}: {e.message}" for e in run.status.provisioning_errors)
-                           or f"the {op.operation_name} operation failed")
-    return run.outcome("ready", "Succeeded", f"compute {run.name} is provisioned and matches the spec")
 
 
 async def delete_compute(obj: ComputeResource, driver: ComputeDriver, ctx: ComputeContext) -> Outcome:
     """Honour ``spec.deletionPolicy``; ``finished`` only once Azure confirms the compute is gone."""
     run = _Pass(obj, driver, ctx)
     policy = deletion_policy_of(obj)
-    if policy == "Orphan" or writes_paused(obj.metadata.annotations):
+    paused = writes_paused(obj.metadata.annotations)
+    if policy == "Orphan" or paused:
         why = "deletionPolicy is Orphan" if policy == "Orphan" else "azureml.dev/reconcile is skip"
         run.events.append(Event("Normal", "Orphaned", f"left compute {run.name} in Azure: {why}"))
-        return run.outcome("progressing", "Deleting", why, finished=True, applied=False)
+        return run.outcome("progressing", "Deleting", why, finished=True)
 
     polled = await _poll_operation(run)
     if polled is not None:
         return polled
-    try:
-        observed = await ctx.client.get(ctx.target, run.name)
-    except AzureError as exc:
-        return run.error(exc, f"reading compute {run.name} before deleting it")
-    if observed is None:
-        run.events.append(Event("Normal", "Deleted", f"compute {run.name} is gone from Azure"))
-        return run.outcome("progressing", "Deleted", "deleted in Azure", finished=True, applied=False)
-    if not ctx.owner.owns(observed.tags):
-        run.events.append(Event("Warning", "NotOwned", f"left compute {run.name} in Azure: "
-                                f"{ctx.owner.describe_foreign(observed.tags)}"))
-        return run.outcome("progressing", "Deleting", "not ours: left in Azure", finished=True, applied=False)
-    if observed.provisioning_state.lower() in TRANSITIONAL_STATES:
-        return run.outcome("progressing", "Deleting",
-                           f"waiting for Azure to finish {observed.provisioning_state} before deleting",
-                           requeue=ctx.poll_interval, applied=False)
+    azure = await run.look()
+    decision = plan_delete(azure, ctx.owner, run.name)
+    if isinstance(decision, Report):
+        if isinstance(azure, ObservationFailed):
+            return run.error(azure.error, f"reading compute {run.name} before deleting it")
+        return run.outcome(decision.state, decision.reason, decision.message,
+                           requeue=ctx.poll_interval if decision.poll else None)
+    if isinstance(decision, Finish):
+        run.events.append(Event(decision.event_type, decision.reason, decision.message))
+        return run.outcome("progressing", "Deleted" if decision.reason == "Deleted" else "Deleting",
+                           decision.message, finished=True)
     action: Literal["Delete", "Detach"] = "Detach" if policy == "Detach" else "Delete"
     try:
         operation = await ctx.client.delete(ctx.target, run.name, action)
@@ -451,4 +439,5 @@ def waiting_for_workspace(obj: ComputeResource, reason: str, message: str, now: 
     status = obj.status.model_copy(deep=True)
     status.conditions = conditions_for(status.conditions, "waiting", reason, message,
                                        generation=obj.metadata.generation, now=now)
-    return Outcome(status=status.to_json(), requeue_after=requeue, message=message)
+    status.observed_generation = obj.metadata.generation
+    return Outcome(status=status.to_json(), requeue_after=requeue, message=message, state="waiting", reason=reason)

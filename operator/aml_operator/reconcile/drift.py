@@ -11,13 +11,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aml_operator.reconcile.external import ComputeClient, Observation, WorkspaceTarget
+from aml_operator.reconcile.external import AzureError, ComputeClient, Observation, WorkspaceTarget
+from aml_operator.reconcile.planner import AzureView, ObservationFailed
 
 
 @dataclass
 class _Snapshot:
     taken: float
     by_name: dict[str, Observation]
+    failure: AzureError | None = None
+    """The list failed: every object of the workspace reports it until the next try."""
+    max_age: float | None = None
 
 
 class WorkspaceSnapshots:
@@ -25,19 +29,23 @@ class WorkspaceSnapshots:
         self._clock = clock
         self._snapshots: dict[WorkspaceTarget, _Snapshot] = {}
         self._locks: dict[WorkspaceTarget, asyncio.Lock] = {}
-        self.lists = 0
-        """How many list calls were made (for metrics and tests)."""
 
     async def observe(self, client: ComputeClient, target: WorkspaceTarget, name: str,
-                      max_age: float) -> Observation | None:
+                      max_age: float, retry_after_failure: float) -> AzureView:
+        """The compute as the workspace list shows it; a failed list is shared too, and tried again
+        after ``retry_after_failure`` seconds (or Azure's Retry-After), not once per object."""
         lock = self._locks.setdefault(target, asyncio.Lock())
         async with lock:  # objects of one workspace waiting here share the one list call
             snapshot = self._snapshots.get(target)
-            if snapshot is None or self._clock() - snapshot.taken >= max_age:
-                observations = await client.list(target)
-                self.lists += 1
-                snapshot = _Snapshot(self._clock(), {o.name.lower(): o for o in observations})
+            if snapshot is None or self._clock() - snapshot.taken >= (snapshot.max_age or max_age):
+                try:
+                    observations = await client.list(target)
+                    snapshot = _Snapshot(self._clock(), {o.name.lower(): o for o in observations})
+                except AzureError as exc:
+                    snapshot = _Snapshot(self._clock(), {}, exc, max(exc.retry_after or 0.0, retry_after_failure))
                 self._snapshots[target] = snapshot
+        if snapshot.failure is not None:
+            return ObservationFailed(snapshot.failure)
         return snapshot.by_name.get(name.lower())
 
     def forget(self, target: WorkspaceTarget) -> None:

@@ -32,10 +32,13 @@ class Outcome:
     finished: bool = False
     """Deletion only: Azure is done with the object, the finalizer may go."""
     message: str = ""
-    """Why the pass requeues, for the operator's own log."""
+    """What the pass found or did, for the operator's own log."""
+    state: str = ""
+    """The ``State`` the conditions were set to, or "held" when a failed step waits for its retry time."""
+    reason: str = ""
 
 
-State = Literal["ready", "progressing", "stalled", "waiting"]
+State = Literal["ready", "progressing", "stalled", "waiting", "unknown"]
 
 
 def conditions_for(conditions: list[Condition], state: State, reason: str, message: str, *,
@@ -46,9 +49,10 @@ def conditions_for(conditions: list[Condition], state: State, reason: str, messa
     progressing Ready=False, Reconciling=True,  Stalled=False  (work in flight, or a retry pending)
     waiting     like progressing; the object waits for something outside Azure (its Workspace)
     stalled     Ready=False, Reconciling=False, Stalled=True   (a person must act)
+    unknown     Ready=Unknown, Reconciling=True, Stalled=False (Azure could not be read: the last facts may be stale)
     """
-    ready: ConditionStatus = "True" if state == "ready" else "False"
-    reconciling: ConditionStatus = "True" if state in ("progressing", "waiting") else "False"
+    ready: ConditionStatus = "True" if state == "ready" else "Unknown" if state == "unknown" else "False"
+    reconciling: ConditionStatus = "True" if state in ("progressing", "waiting", "unknown") else "False"
     stalled: ConditionStatus = "True" if state == "stalled" else "False"
     quiet = "" if state == "ready" else message
     result = set_condition(conditions, READY, ready, reason, message, observed_generation=generation, now=now)

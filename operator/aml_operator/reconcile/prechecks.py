@@ -1,7 +1,7 @@
 """Checks against Azure's catalogue before the first write: a refusal here costs no Azure write.
 
 VM size offered in the workspace's region, low priority possible for it, room in the family's
-quota for the most nodes the spec allows. Pure functions over what the adapter listed.
+quota for the nodes that must run at once (Azure's rule). Pure functions over what the adapter listed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ TOTAL_LOW_PRIORITY = "totallowprioritycores/usages"
 class Refusal:
     reason: str
     message: str
+    blocking: bool = True
+    """False: Azure would accept the compute; the user is warned (e.g. a maximum beyond the quota)."""
 
 
 def find_vm_size(sizes: Sequence[VmSize], name: str) -> VmSize | None:
@@ -55,9 +57,12 @@ def _usage(usages: Sequence[Usage], type_suffix: str, name: str | None = None) -
 
 
 def check_quota(usages: Sequence[Usage], size: VmSize, nodes: int, low_priority: bool,
-                location: str) -> Refusal | None:
-    """Room for ``nodes`` nodes of ``size``: family quota first, then the regional total."""
-    cores = nodes * size.vcpus
+                location: str, max_nodes: int | None = None) -> Refusal | None:
+    """Room for ``nodes`` nodes of ``size`` (family quota, then the regional total), as Azure checks it.
+
+    Azure refuses a compute only when the nodes it must run at once do not fit; a maximum beyond the
+    quota merely caps scale-up, so it earns a non-blocking warning.
+    """
     family_type, total_type = ((LOW_PRIORITY_FAMILY, TOTAL_LOW_PRIORITY) if low_priority
                                else (DEDICATED_FAMILY, TOTAL_DEDICATED))
     kind = "low-priority" if low_priority else "dedicated"
@@ -66,11 +71,19 @@ def check_quota(usages: Sequence[Usage], size: VmSize, nodes: int, low_priority:
         if usage is None or usage.limit < 0:
             continue
         free = usage.limit - usage.current
-        if cores > free:
+        quota = f"the {what} quota in {location} has {free} free ({usage.current} of {usage.limit} used)"
+        if nodes * size.vcpus > free:
             return Refusal(
                 "QuotaExceeded",
-                f"spec.scaleSettings.maxNodeCount {nodes} x {size.vcpus} vCPUs of {size.name} needs {cores} "
-                f"{kind} cores, but the {what} quota in {location} has {free} free "
-                f"({usage.current} of {usage.limit} used)",
+                f"{nodes} node(s) x {size.vcpus} vCPUs of {size.name} need {nodes * size.vcpus} {kind} cores, "
+                f"but {quota}",
+            )
+        if max_nodes is not None and max_nodes * size.vcpus > free:
+            return Refusal(
+                "MaxNodesBeyondQuota",
+                f"spec.scaleSettings.maxNodeCount {max_nodes} x {size.vcpus} vCPUs of {size.name} needs "
+                f"{max_nodes * size.vcpus} {kind} cores, but {quota}: the cluster cannot scale beyond "
+                f"{free // size.vcpus} node(s) until the quota is raised",
+                blocking=False,
             )
     return None

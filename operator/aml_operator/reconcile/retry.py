@@ -1,0 +1,70 @@
+"""One retry model for every failure, whatever step it came from.
+
+=========  =====================================================  ===========================================
+class      failures                                               when the step runs again
+=========  =====================================================  ===========================================
+soon       transient: throttled, Azure busy or unavailable,       after Retry-After, at least the poll interval
+           unreachable, expired token
+backoff    needs a person: credentials, role, quota, a compute    30 s doubling to 10 min, ±20 % jitter; at once
+           that exists already, a missing resource                when the object, its Workspace or a Secret it
+                                                                  references changes
+never      a spec only an edit can fix: invalid values, a VM      when the object changes
+           size not offered, an immutable field changed
+=========  =====================================================  ===========================================
+
+The schedule lives in ``status.retry``, so it survives restarts and every entry point (change
+handlers, the resync timer) obeys the same one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from aml_operator.api.common import RetryStatus
+
+RetryClass = Literal["soon", "backoff", "never"]
+
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 600.0
+JITTER = 0.2
+
+NEVER_REASONS = frozenset({
+    "InvalidSpec", "InvalidName", "ImmutableFieldChanged", "VmSizeNotAvailable", "LowPriorityNotSupported",
+    "LocationMismatch",
+})
+
+
+def retry_class(reason: str, retryable: bool) -> RetryClass:
+    if retryable:
+        return "soon"
+    return "never" if reason in NEVER_REASONS else "backoff"
+
+
+def backoff_seconds(attempt: int, jitter: float) -> float:
+    """``jitter`` in [0, 1): spreads objects that failed together so they do not retry together."""
+    base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempt - 1))
+    return base * (1 - JITTER + 2 * JITTER * jitter)
+
+
+def schedule(previous: RetryStatus | None, klass: RetryClass, reason: str, now: datetime, inputs: str, *,
+             poll_interval: float, retry_after: float | None, jitter: float) -> RetryStatus | None:
+    """The retry to record after a failure; for ``never`` without a time: only an edit runs the step again."""
+    attempt = previous.attempt + 1 if previous is not None and previous.reason == reason else 1
+    if klass == "never":
+        return RetryStatus(reason=reason, attempt=attempt, next_attempt_time=None, inputs=inputs)
+    if klass == "soon":
+        delay = max(retry_after or 0.0, poll_interval)
+    else:
+        delay = max(retry_after or 0.0, backoff_seconds(attempt, jitter))
+    return RetryStatus(reason=reason, attempt=attempt, next_attempt_time=now + timedelta(seconds=delay),
+                       inputs=inputs)
+
+
+def due(retry: RetryStatus | None, now: datetime, inputs: str) -> bool:
+    """Whether a failed step may run again now (always, when nothing failed)."""
+    if retry is None:
+        return True
+    if retry.next_attempt_time is None:
+        return False
+    return now >= retry.next_attempt_time or retry.inputs != inputs
