@@ -28,14 +28,23 @@ from .server import READY_PREFIX, serve
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="aml-emulator", description="Local Azure ML ARM emulator (api-version 2020-08-01)."
+        prog="aml-emulator", description="Local Azure ML ARM emulator (api-versions 2018-03-01-preview to 2025-09-01)."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8443, help="port to listen on; 0 picks a free one (default 8443)")
     parser.add_argument("--config", type=Path, help="YAML or JSON configuration file")
     parser.add_argument("--state", type=Path, help="file that keeps the state across restarts")
     parser.add_argument(
-        "--profile", choices=("spec", "live"), help="status codes of the 2020-08-01 spec or of the live service"
+        "--profile",
+        choices=("live", "spec"),
+        help="answer as recorded Azure traffic shows (live, the default) or as the 2020-08-01 spec examples read",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=int,
+        metavar="SECONDS",
+        help="send Retry-After on long-running operations so clients poll faster than Azure lets them (tests); "
+        "Azure sends none (default 0: none)",
     )
     parser.add_argument("--seed", type=int, help="seed of the fault injection (default 0)")
     parser.add_argument("--ca-file", type=Path, help="CA certificate to load or create (key beside it as <file>.key)")
@@ -57,6 +66,8 @@ async def _run(args: argparse.Namespace) -> None:
         config.seed = args.seed
     if args.timing_scale is not None:
         config.timing.scale = args.timing_scale
+    if args.retry_after is not None:
+        config.lro.retry_after_seconds = args.retry_after
     config.tls.extra_names.extend(args.tls_name)
     served = await serve(
         config,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import computes, control, locations, lro
+from . import api_versions, cloud, computes, control, locations, lro
 from .catalog import Catalogue
-from .config import SUPPORTED_API_VERSIONS, EmulatorConfig, FaultRule
-from .context import Ctx, empty_response, error_response, json_response
+from .config import EmulatorConfig, FaultRule
+from .context import Ctx, error_response, json_response
 from .errors import ArmError
 from .faults import Faults
 from .identity import Identity, TokenError, key_from_pem, key_to_pem, process_signing_key
@@ -35,6 +35,14 @@ _WS = rf"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/{_ML}/worksp
 _LOC = rf"/subscriptions/(?P<sub>[^/]+)/{_ML}/locations/(?P<loc>[^/]+)"
 _COMPUTE = rf"{_WS}/computes/(?P<compute>[^/]+)"
 _ACTION_PREFIX = "Microsoft.MachineLearningServices"
+# The v1 SDK reaches computes through the workspace's data-plane host as `{api}/rp/workspaces/subscriptions/...`,
+# and joins a metadata URL ending in `/` with a path starting with one (`//subscriptions/...`); Azure serves both.
+_RP_PREFIX = re.compile(r"^/rp/workspaces(?=/subscriptions/)", re.IGNORECASE)
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalise_path(path: str) -> str:
+    return _RP_PREFIX.sub("", _SLASHES.sub("/", path))
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,62 @@ class Route:
     handler: Handler
     action: str  # the RBAC action ARM checks
     verb: str  # read | write | delete | action
+    api_versions: tuple[str, ...]
+    resource_type: str
 
 
-def _route(methods: str, pattern: str, name: str, handler: Handler, action: str, verb: str) -> Route:
-    return Route(tuple(methods.split(",")), re.compile(f"^{pattern}/?$", re.IGNORECASE), name, handler, action, verb)
+def _route(
+    methods: str,
+    pattern: str,
+    name: str,
+    handler: Handler,
+    action: str,
+    verb: str,
+    *,
+    api: tuple[str, ...] = api_versions.ML_API_VERSIONS,
+    resource_type: str = f"{_ACTION_PREFIX}/workspaces",
+) -> Route:
+    return Route(
+        tuple(methods.split(",")),
+        re.compile(f"^{pattern}/?$", re.IGNORECASE),
+        name,
+        handler,
+        action,
+        verb,
+        api,
+        resource_type,
+    )
 
 
 ARM_ROUTES: tuple[Route, ...] = (
+    _route(
+        "GET",
+        "/subscriptions",
+        "subscriptions.list",
+        cloud.list_subscriptions,
+        "Microsoft.Resources/subscriptions/read",
+        "read",
+        api=api_versions.RESOURCES_API_VERSIONS,
+        resource_type="subscriptions",
+    ),
+    _route(
+        "GET",
+        "/subscriptions/(?P<sub>[^/]+)",
+        "subscriptions.get",
+        cloud.get_subscription,
+        "Microsoft.Resources/subscriptions/read",
+        "read",
+        api=api_versions.RESOURCES_API_VERSIONS,
+        resource_type="subscriptions",
+    ),
+    _route(
+        "POST",
+        f"{_WS}/checkComputeNameAvailability",
+        "computes.checkNameAvailability",
+        computes.check_name_availability,
+        "workspaces/computes/read",
+        "read",
+    ),
     _route("GET", _WS, "workspaces.get", locations.get_workspace, "workspaces/read", "read"),
     _route("GET", f"{_WS}/computes", "computes.list", computes.list_computes, "workspaces/computes/read", "read"),
     _route("GET", _COMPUTE, "computes.get", computes.get_compute, "workspaces/computes/read", "read"),
@@ -187,7 +244,7 @@ class Emulator:
         return response
 
     def _match(self, request: web.Request) -> tuple[Route | None, dict[str, str]]:
-        path = request.path
+        path = normalise_path(request.path)
         method_mismatch = False
         for route in ARM_ROUTES:
             found = route.pattern.match(path)
@@ -231,22 +288,25 @@ class Emulator:
         params, request = ctx.params, ctx.request
         caller = self.identity.verify(request.headers.get("Authorization"), ctx.base)
         ctx.caller = caller
-        subscription = self.config.subscription(params["sub"])
-        if subscription is None:
-            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{params['sub']}' could not be found.")
-        self.identity.check_tenant(caller, subscription.tenant_id, ctx.base)
-        self._check_api_version(ctx)
-        scope = self._scope(params)
-        action = f"{_ACTION_PREFIX}/{route.action.format(action=params.get('action', '').lower())}"
-        self.identity.authorize(caller, scope, action, route.verb)
-        decision = self.throttler.take(params["sub"], caller.object_id, request.method)
+        if "sub" in params:
+            subscription = self.config.subscription(params["sub"])
+            if subscription is None:
+                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{params['sub']}' could not be found.")
+            self.identity.check_tenant(caller, subscription.tenant_id, ctx.base)
+        ctx.api_version = api_versions.check(ctx.query("api-version"), route.api_versions, route.resource_type)
+        if "sub" in params:
+            action = route.action.format(action=params.get("action", "").lower())
+            if not action.startswith("Microsoft."):
+                action = f"{_ACTION_PREFIX}/{action}"
+            self.identity.authorize(caller, self._scope(params), action, route.verb)
+        decision = self.throttler.take(params.get("sub", ""), caller.object_id, request.method)
         ctx.headers.update(decision.headers)
         if not decision.allowed:
             op_type = "read" if request.method == "GET" else "write" if request.method != "DELETE" else "delete"
             raise ArmError(
                 429,
                 "SubscriptionRequestsThrottled",
-                f"Number of '{op_type}' requests for subscription '{params['sub']}' actor '{caller.object_id}' "
+                f"Number of '{op_type}' requests for subscription '{params.get('sub', '')}' actor '{caller.object_id}' "
                 f"exceeded. Please try again after '{decision.retry_after}' seconds after additional tokens are "
                 "available. Refer to https://aka.ms/arm-throttling",
                 headers={"Retry-After": str(decision.retry_after), **decision.headers},
@@ -271,24 +331,6 @@ class Emulator:
         return scope
 
     @staticmethod
-    def _check_api_version(ctx: Ctx) -> None:
-        version = ctx.query("api-version")
-        if not version:
-            raise ArmError(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            )
-        if version not in SUPPORTED_API_VERSIONS:
-            supported = ", ".join(SUPPORTED_API_VERSIONS)
-            raise ArmError(
-                400,
-                "NoRegisteredProviderFound",
-                f"No registered resource provider found for API version '{version}' and resource type "
-                f"'Microsoft.MachineLearningServices'. The supported api-versions are '{supported}'.",
-            )
-
-    @staticmethod
     def _no_route(ctx: Ctx) -> ArmError:
         if ctx.params.get("_method_mismatch"):
             return ArmError(
@@ -296,11 +338,14 @@ class Emulator:
                 "MethodNotAllowed",
                 f"The requested resource does not support http method '{ctx.request.method}'.",
             )
+        path = normalise_path(ctx.request.path)
+        if not path.lower().startswith("/subscriptions/"):
+            return ArmError(404, "NotFound", f"The requested path '{path}' does not exist on this server.")
         return ArmError(
             404,
             "InvalidResourceType",
-            f"The resource type could not be found for path '{ctx.request.path}' in the namespace "
-            "'Microsoft.MachineLearningServices' for api version '2020-08-01'.",
+            f"The resource type could not be found for path '{path}' in the namespace "
+            f"'Microsoft.MachineLearningServices' for api version '{ctx.query('api-version') or ''}'.",
         )
 
     @staticmethod
@@ -371,6 +416,16 @@ class Emulator:
                 200,
                 headers,
             )
-        if not path.lower().startswith("/subscriptions/"):
-            return empty_response(404, headers)
+        if method == "GET" and self._METADATA.match(path):
+            self.stats.record(method, "cloud.metadata", 200)
+            return await cloud.cloud_metadata(self._public_ctx(request, base, request_id, "cloud.metadata"))
+        if method == "GET" and self._DISCOVERY.match(path):
+            self.stats.record(method, "cloud.discovery", 200)
+            return await cloud.discovery(self._public_ctx(request, base, request_id, "cloud.discovery"))
         return None
+
+    _METADATA = re.compile(r"^/+metadata/endpoints/?$", re.IGNORECASE)
+    _DISCOVERY = re.compile(r"^/+discovery/?$", re.IGNORECASE)
+
+    def _public_ctx(self, request: web.Request, base: str, request_id: str, route: str) -> Ctx:
+        return Ctx(emu=self, request=request, route=route, params={}, base=base, request_id=request_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import api_versions
 from . import validation as v
 from .catalog import VmSize
 from .context import Ctx, empty_response, json_response
@@ -14,7 +15,7 @@ from .errors import ArmError, bad_request, conflict, not_found
 from .lifecycle import TRANSITIONAL_INSTANCE, TRANSITIONAL_PROVISIONING, iso, new_id
 from .locations import usage_snapshot
 from .lro import lro_headers
-from .state import ComputeRecord, compute_key, workspace_id
+from .state import ComputeRecord, Operation, compute_key, workspace_id
 
 COMPUTE_RESOURCE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
 _CREATE_TIMING = {
@@ -153,7 +154,7 @@ def _create(
         stored_inner["scaleSettings"] = {
             "maxNodeCount": scale["maxNodeCount"],
             "minNodeCount": scale.get("minNodeCount", 0),
-            "nodeIdleTimeBeforeScaleDown": scale.get("nodeIdleTimeBeforeScaleDown") or "PT120S",
+            "nodeIdleTimeBeforeScaleDown": scale.get("nodeIdleTimeBeforeScaleDown") or _default_idle_time(ctx),
         }
         stored_inner.update(
             {
@@ -281,6 +282,11 @@ def _update_by_put(
     return json_response(_response_body(ctx, record), 201 if live else 200, lro_headers(ctx, op))
 
 
+def _default_idle_time(ctx: Ctx) -> str:
+    # Recorded clusters read back PT2M; the 2020-08-01 examples show PT120S (the same two minutes).
+    return "PT2M" if ctx.live else "PT120S"
+
+
 def _ws_location(ctx: Ctx) -> str:
     assert ctx.workspace is not None
     return ctx.workspace.location
@@ -327,7 +333,11 @@ def _fill_instance(ctx: Ctx, name: str, location: str, inner: dict[str, Any], no
     ssh = dict(inner.get("sshSettings") or {})
     ssh.setdefault("sshPublicAccess", "Disabled")
     ssh["adminUserName"] = "azureuser"
-    ssh["sshPort"] = 22 if ssh["sshPublicAccess"] == "Enabled" else None
+    if ctx.live:
+        # Recorded instances report the node's SSH port even with public access disabled (4000, 4001, ...).
+        ssh["sshPort"] = 4000 + sum(1 for r in ctx.emu.store.computes.values() if r.compute_type == "ComputeInstance")
+    else:
+        ssh["sshPort"] = 22 if ssh["sshPublicAccess"] == "Enabled" else None
     inner["sshSettings"] = ssh
     principal = ctx.emu.config.principal(caller.client_id) if caller else None
     inner["createdBy"] = {
@@ -384,24 +394,35 @@ def _fill_aks(ctx: Ctx, resource_id: str, inner: dict[str, Any]) -> None:
 
 
 # -- PATCH (scaleSettings only) ----------------------------------------------------------------------------
+def _patch_scale_settings(body: Any) -> tuple[Any, str]:
+    """scaleSettings from either PATCH shape: 2020-08-01's `properties.scaleSettings`, or the later (and v1 SDK's)
+    `properties.properties.scaleSettings` beside `properties.computeType`."""
+    props = body.get("properties") if isinstance(body, dict) else None
+    if isinstance(props, dict) and "scaleSettings" in props:
+        return props["scaleSettings"], "properties.scaleSettings"
+    inner = props.get("properties") if isinstance(props, dict) else None
+    if isinstance(inner, dict) and "scaleSettings" in inner:
+        return inner["scaleSettings"], "properties.properties.scaleSettings"
+    raise bad_request(
+        "MissingRequiredProperty",
+        "The property 'properties.properties.scaleSettings' (or, up to api-version 2020-08-01, "
+        "'properties.scaleSettings') is required: PATCH updates scaleSettings only.",
+        target="properties.properties.scaleSettings",
+    )
+
+
 async def update(ctx: Ctx) -> web.Response:
     body = await ctx.json_body()
     record = _record(ctx)
-    props = body.get("properties") if isinstance(body, dict) else None
-    if not isinstance(props, dict) or "scaleSettings" not in props:
-        raise bad_request(
-            "MissingRequiredProperty",
-            "The property 'properties.scaleSettings' is required: api-version 2020-08-01 updates scaleSettings only.",
-            target="properties.scaleSettings",
-        )
+    scale_settings, path = _patch_scale_settings(body)
     if record.compute_type != "AmlCompute":
         raise bad_request("UserError", f"ComputeUpdate with computeType {record.compute_type} is not supported.")
-    v.check_scale_settings(props["scaleSettings"], "properties.scaleSettings")
+    v.check_scale_settings(scale_settings, path)
     _ensure_idle(ctx, record)
     if record.props.get("provisioningState") == "Failed":
         raise bad_request("BadRequest", f"The compute '{record.name}' is in state Failed and cannot be updated.")
     scale = dict(record.inner.get("scaleSettings") or {})
-    scale.update(props["scaleSettings"])
+    scale.update(scale_settings)
     record.inner["scaleSettings"] = scale
     record.props["provisioningState"] = "Updating"
     _count_write(ctx, record.key)
@@ -413,12 +434,17 @@ async def update(ctx: Ctx) -> web.Response:
         error=_fault_error(ctx, record.name),
     )
     ctx.emu.store.save()
+    if ctx.live and not api_versions.patch_is_synchronous(ctx.api_version):
+        # Recorded service: 202 + Azure-AsyncOperation. Clients generated from the 2020-08-01 spec accept 200 only.
+        return empty_response(202, lro_headers(ctx, op))
     return json_response(_response_body(ctx, record), 200, lro_headers(ctx, op))
 
 
 # -- DELETE ------------------------------------------------------------------------------------------------
 async def delete(ctx: Ctx) -> web.Response:
     action = ctx.query("underlyingResourceAction")
+    if action is None and ctx.live:
+        action = "Delete"  # the recorded service deletes when the parameter is left out
     if action is None:
         raise bad_request(
             "MissingRequiredParameter",
@@ -432,7 +458,12 @@ async def delete(ctx: Ctx) -> web.Response:
             target="underlyingResourceAction",
         )
     record = _record(ctx)
-    _ensure_idle(ctx, record)
+    if ctx.live:
+        running = _cancel_for_delete(ctx, record)
+        if running is not None:
+            return empty_response(202, lro_headers(ctx, running))
+    else:
+        _ensure_idle(ctx, record)
     record.props["provisioningState"] = "Deleting"
     if record.compute_type == "ComputeInstance":
         record.inner["state"] = "Deleting"
@@ -448,6 +479,44 @@ async def delete(ctx: Ctx) -> web.Response:
     ctx.emu.store.save()
     headers = lro_headers(ctx, op, location=ctx.emu.config.profile == "spec")
     return empty_response(202, headers)
+
+
+def _cancel_for_delete(ctx: Ctx, record: ComputeRecord) -> Operation | None:
+    """The recorded service accepts a DELETE whatever the compute is doing: a delete already running is
+    answered with its own status URL, any other operation in flight is cancelled."""
+    op = ctx.emu.store.operations.get(record.operation_id or "")
+    if op is None or op.status != "InProgress":
+        return None
+    if op.kind == "delete":
+        return op
+    op.status = "Canceled"
+    op.ended = ctx.emu.lifecycle.now()
+    record.operation_id = None
+    return None
+
+
+async def check_name_availability(ctx: Ctx) -> web.Response:
+    """`POST {workspace}/checkComputeNameAvailability` (what azureml-core asks before creating an instance)."""
+    body = await ctx.json_body()
+    name = body.get("Name", body.get("name")) if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name:
+        raise bad_request("MissingRequiredProperty", "The property 'Name' is required.", target="Name")
+    assert ctx.workspace is not None
+    taken = ctx.emu.store.computes.get(_key(ctx, name)) is not None or any(
+        other.compute_type == "ComputeInstance"
+        and other.name.lower() == name.lower()
+        and str(other.resource.get("location", "")).lower() == ctx.workspace.location.lower()
+        for other in ctx.emu.store.computes.values()
+    )
+    if taken:
+        return json_response(
+            {
+                "nameAvailable": False,
+                "reason": "AlreadyExists",
+                "message": f"The specified name {name} is already in use and is therefore unavailable",
+            }
+        )
+    return json_response({"nameAvailable": True, "reason": None, "message": None})
 
 
 # -- POST actions ------------------------------------------------------------------------------------------

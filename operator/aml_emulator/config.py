@@ -23,9 +23,9 @@ DEFAULT_LOCATION = "westeurope"
 DEFAULT_CLIENT_ID = "22222222-2222-2222-2222-222222222222"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
 ARM_AUDIENCES = ("https://management.azure.com/", "https://management.core.windows.net/")
-SUPPORTED_API_VERSIONS = ("2020-08-01",)
 
-Profile = Literal["spec", "live"]
+# live: what recorded Azure traffic shows (the default); spec: the 2020-08-01 specification's examples, literally.
+Profile = Literal["live", "spec"]
 
 
 class _Model(BaseModel):
@@ -141,8 +141,9 @@ class TimingConfig(_Model):
 
 
 class LroConfig(_Model):
-    # Retry-After on LRO responses; 0 omits the header (as the live service does).
-    retry_after_seconds: int = 1
+    # Retry-After on LRO answers. Azure sends none, so clients poll at their own pace (30 s by default);
+    # test launchers set it to poll faster than Azure would let them.
+    retry_after_seconds: int = 0
 
 
 class ThrottlingConfig(_Model):
@@ -182,7 +183,7 @@ class EmulatorConfig(_Model):
     # The default tenant, subscription, workspace, principal and role assignment stay unless this is false;
     # the lists in a file add to them.
     include_defaults: bool = True
-    profile: Profile = "spec"
+    profile: Profile = "live"
     seed: int = 0
     tenants: list[str] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)

@@ -26,7 +26,13 @@ class Ctx:
     request_id: str
     caller: Caller | None = None
     workspace: Workspace | None = None
+    api_version: str = ""  # as the front door accepted it (lower case)
     headers: dict[str, str] = field(default_factory=dict)  # added to whatever the handler returns
+
+    @property
+    def live(self) -> bool:
+        """Answer as recorded Azure traffic shows (the default profile), not as the 2020-08-01 spec reads."""
+        return self.emu.config.profile == "live"
 
     @property
     def compute_name(self) -> str | None:

@@ -53,6 +53,11 @@ def key_from_pem(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
+def arm_audiences(base: str) -> tuple[str, ...]:
+    """Token audiences ARM accepts: Azure's, and the emulator's own URL (what its cloud metadata names)."""
+    return (*ARM_AUDIENCES, f"{base.rstrip('/')}/")
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -183,7 +188,7 @@ class Identity:
                 "This can happen if the application has not been installed by the administrator of the "
                 "tenant or consented to by any user in the tenant.",
             )
-        audience = self._audience(form.get("scope", ""), tenant)
+        audience = self._audience(form.get("scope", ""), tenant, token_url.split("/" + tenant, 1)[0])
         if "client_assertion" in form:
             self._check_assertion(principal, form, token_url)
             appidacr = "2"
@@ -218,13 +223,14 @@ class Identity:
         }
 
     @staticmethod
-    def _audience(scope: str, tenant: str) -> str:
+    def _audience(scope: str, tenant: str, base: str) -> str:
+        # A client configured from the cloud metadata document asks for the emulator's own URL.
         for item in scope.split():
             if not item.endswith("/.default"):
                 continue
             resource = item[: -len("/.default")]
             normalised = resource.rstrip("/") + "/"
-            if normalised in ARM_AUDIENCES:
+            if normalised in arm_audiences(base):
                 return normalised
         raise TokenError(
             400,
@@ -333,7 +339,7 @@ class Identity:
         except jwt.PyJWTError:
             raise self._unauthorized("InvalidAuthenticationToken", "The access token is invalid.", base) from None
         audience = str(claims.get("aud", ""))
-        if audience.rstrip("/") + "/" not in ARM_AUDIENCES:
+        if audience.rstrip("/") + "/" not in arm_audiences(base):
             allowed = ",".join(f"'{a}','{a.rstrip('/')}'" for a in reversed(ARM_AUDIENCES))
             raise self._unauthorized(
                 "InvalidAuthenticationTokenAudience",
@@ -377,6 +383,14 @@ class Identity:
             f"to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was "
             "recently granted, please refresh your credentials.",
         )
+
+    def subscriptions_of(self, caller: Caller) -> set[str]:
+        """Ids (lower case) of the subscriptions in which the caller holds a role at any scope."""
+        ids = set()
+        for assignment in self.config.role_assignments:
+            if assignment.principal.lower() in (caller.client_id.lower(), caller.object_id.lower()):
+                ids.add(assignment.scope.strip("/").split("/")[1].lower())
+        return ids
 
     @staticmethod
     def _unauthorized(code: str, message: str, base: str) -> ArmError:

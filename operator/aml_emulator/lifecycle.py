@@ -14,6 +14,7 @@ import math
 import uuid
 from typing import Any
 
+from . import shapes
 from .catalog import Catalogue
 from .state import ComputeRecord, Operation, Store
 
@@ -60,6 +61,10 @@ class Lifecycle:
     @property
     def timing(self) -> Any:
         return self.store.config.timing
+
+    @property
+    def live(self) -> bool:
+        return bool(self.store.config.profile == "live")
 
     def now(self) -> float:
         return self.store.clock.now()
@@ -278,12 +283,13 @@ class Lifecycle:
                 counts = dict.fromkeys(_NODE_COUNT_KEYS, 0)
                 if target >= current:
                     counts["idleNodeCount"] = current
-                    counts["preparingNodeCount"] = target - current
+                    # Recorded resizes report no preparing nodes until they are allocated: all counts stay 0.
+                    counts["preparingNodeCount"] = 0 if self.live else target - current
                 else:
                     counts["idleNodeCount"] = target
                     counts["leavingNodeCount"] = current - target
                 inner["nodeStateCounts"] = counts
-        return body
+        return shapes.complete(body) if self.live else body
 
     def nodes(self, record: ComputeRecord) -> list[dict[str, Any]]:
         count = self.node_count(record)

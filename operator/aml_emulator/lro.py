@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .config import SUPPORTED_API_VERSIONS
 from .context import Ctx, empty_response, json_response
 from .errors import ArmError
 from .state import Operation
 
 PROVIDER = "Microsoft.MachineLearningServices"
+_DEFAULT_VERSION = "2020-08-01"
 
 
 def _operation_url(ctx: Ctx, op: Operation, leaf: str) -> str:
     return (
         f"{ctx.base}/subscriptions/{op.subscription_id}/providers/{PROVIDER}/locations/{op.location}"
-        f"/{leaf}/{op.id}?api-version={SUPPORTED_API_VERSIONS[0]}&service=new"
+        f"/{leaf}/{op.id}?api-version={ctx.api_version or _DEFAULT_VERSION}&service=new"
     )
 
 
@@ -32,6 +32,8 @@ def result_url(ctx: Ctx, op: Operation) -> str:
 
 
 def lro_headers(ctx: Ctx, op: Operation, *, location: bool = False) -> dict[str, str]:
+    """The status URL (the service's api-version echoed, as it does), and Retry-After only when the
+    faster-than-Azure polling setting asks for it: the live service sends none."""
     headers = {"Azure-AsyncOperation": status_url(ctx, op)}
     if location:
         headers["Location"] = result_url(ctx, op)

@@ -36,6 +36,8 @@ from .config import (
 from .server import READY_PREFIX, serve
 
 ARM_SCOPE = "https://management.azure.com/.default"
+# Retry-After the test launchers ask for: clients poll every second instead of Azure's silent 30 s default.
+FAST_POLLING_SECONDS = 1
 
 
 @dataclass
@@ -186,16 +188,20 @@ def _prepare(
 @contextlib.asynccontextmanager
 async def run_emulator(
     config: EmulatorConfig | dict[str, Any] | None = None,
-    profile: str | None = "spec",
+    profile: str | None = None,
     seed: int | None = 0,
     *,
     state_path: Path | str | None = None,
     ca_file: Path | str | None = None,
     timing_scale: float | None = None,
-    retry_after: int | None = None,
+    retry_after: int | None = FAST_POLLING_SECONDS,
     polling_interval: float = 0.05,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve an emulator on 127.0.0.1 (random port, https) on the running event loop."""
+    """Serve an emulator on 127.0.0.1 (random port, https) on the running event loop.
+
+    The profile is the configuration's (live unless it says otherwise); `retry_after` turns on the
+    faster-than-Azure polling tests want (None keeps the configuration's setting).
+    """
     prepared = _prepare(config, profile, seed, timing_scale, retry_after)
     served = await serve(
         prepared,
@@ -216,7 +222,7 @@ async def run_emulator(
 @contextlib.contextmanager
 def run_emulator_in_thread(
     config: EmulatorConfig | dict[str, Any] | None = None,
-    profile: str | None = "spec",
+    profile: str | None = None,
     seed: int | None = 0,
     **kwargs: Any,
 ) -> Iterator[RunningEmulator]:
@@ -270,8 +276,17 @@ class EmulatorProcess:
 
 
 def start_emulator_process(args: list[str] | None = None, *, timeout: float = 60) -> EmulatorProcess:
-    """Run `python -m aml_emulator --port 0 ...` and wait for its readiness line."""
-    command = [sys.executable, "-m", "aml_emulator", "--port", "0", *(args or [])]
+    """Run `python -m aml_emulator --port 0 --retry-after 1 ...` and wait for its readiness line."""
+    command = [
+        sys.executable,
+        "-m",
+        "aml_emulator",
+        "--port",
+        "0",
+        "--retry-after",
+        str(FAST_POLLING_SECONDS),
+        *(args or []),
+    ]
     env = dict(os.environ)
     source_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)

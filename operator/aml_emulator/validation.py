@@ -110,8 +110,14 @@ def check_body(body: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         )
     for key, (path, allowed) in _ENUMS.items():
         value = inner.get(key)
-        if value is not None and value not in allowed:
+        if value is None:
+            continue
+        # Azure matches enum values case-insensitively (azureml-core sends vmPriority "dedicated") and
+        # stores the canonical spelling.
+        canonical = next((a for a in allowed if isinstance(value, str) and a.lower() == value.lower()), None)
+        if canonical is None:
             raise _invalid(path, f"The value '{value}' of property '{path}' is not one of {', '.join(allowed)}.")
+        inner[key] = canonical
     return compute_type, props, inner
 
 

@@ -107,9 +107,23 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 
 @pytest.fixture(scope="session")
+async def spec_emulator() -> AsyncIterator[RunningEmulator]:
+    """The spec profile: status codes as the 2020-08-01 examples read them."""
+    async with run_emulator(profile="spec", **FAST) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def sync_emulator() -> Iterator[RunningEmulator]:
     """A default emulator on its own thread, for the synchronous SDK (which blocks the calling loop)."""
     with run_emulator_in_thread(**FAST) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def sync_spec_emulator() -> Iterator[RunningEmulator]:
+    """The spec profile on its own thread: what SDK 1.0.1, generated from the 2020-08-01 spec, expects."""
+    with run_emulator_in_thread(profile="spec", **FAST) as running:
         yield running
 
 
@@ -233,6 +247,12 @@ class Arm:
 async def arm(emulator: RunningEmulator) -> AsyncIterator[Arm]:
     async with aiohttp.ClientSession() as session:
         yield Arm(emulator, session, emulator.ssl_context())
+
+
+@pytest.fixture(scope="session")
+async def spec_arm(spec_emulator: RunningEmulator) -> AsyncIterator[Arm]:
+    async with aiohttp.ClientSession() as session:
+        yield Arm(spec_emulator, session, spec_emulator.ssl_context())
 
 
 def aml_body(vm_size: str = "Standard_DS3_v2", min_nodes: int = 0, max_nodes: int = 4, **extra: Any) -> dict[str, Any]:

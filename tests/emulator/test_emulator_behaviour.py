@@ -49,7 +49,10 @@ async def test_put_answers_201_creating_with_an_operation_that_succeeds(arm: Arm
     assert props["nodeStateCounts"]["idleNodeCount"] == 2
 
 
-async def test_put_on_existing_is_200_updating_and_patch_is_200(arm: Arm, unique: Callable[[str], str]) -> None:
+async def test_spec_profile_put_on_existing_is_200_updating_and_patch_is_200(
+    spec_arm: Arm, unique: Callable[[str], str]
+) -> None:
+    arm = spec_arm
     name = unique("u")
     await arm.call("PUT", arm.compute_path(name), json=aml_body())
     await arm.wait(name, lambda b: b["properties"]["provisioningState"] == "Succeeded")
@@ -61,13 +64,14 @@ async def test_put_on_existing_is_200_updating_and_patch_is_200(arm: Arm, unique
     assert "Azure-AsyncOperation" in patch.headers
     body = await arm.wait(name, lambda b: b["properties"]["provisioningState"] == "Succeeded")
     assert body["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 3
-    nested = await arm.call(
-        "PATCH", arm.compute_path(name), json={"properties": {"properties": {"scaleSettings": {"maxNodeCount": 3}}}}
-    )
-    assert (nested.status, nested.body["error"]["code"]) == (400, "MissingRequiredProperty")
+    flat = await arm.call("PATCH", arm.compute_path(name), json={"properties": {"description": "x"}})
+    assert (flat.status, flat.body["error"]["code"]) == (400, "MissingRequiredProperty")
 
 
-async def test_delete_is_202_with_operation_and_location(arm: Arm, unique: Callable[[str], str]) -> None:
+async def test_spec_profile_delete_is_202_with_operation_and_location(
+    spec_arm: Arm, unique: Callable[[str], str]
+) -> None:
+    arm = spec_arm
     name = unique("d")
     await arm.call("PUT", arm.compute_path(name), json=aml_body())
     await arm.wait(name, lambda b: b["properties"]["provisioningState"] == "Succeeded")
@@ -99,14 +103,15 @@ async def test_compute_instance_states_and_last_operation(arm: Arm, unique: Call
     running = await arm.wait(name, lambda b: b["properties"]["properties"]["state"] == "Running")
     assert running["properties"]["properties"]["lastOperation"]["operationName"] == "Create"
     stop = await arm.call("POST", arm.compute_path(name) + "/stop")
-    assert (stop.status, stop.body) == (200, None)
+    assert (stop.status, stop.body) == (202, None)
+    assert "computeOperationsStatus" in stop.headers["Azure-AsyncOperation"]
     stopping = await arm.call("GET", arm.compute_path(name))
     assert stopping.body["properties"]["properties"]["state"] in ("Stopping", "Stopped")
     busy = await arm.call("POST", arm.compute_path(name) + "/start")
-    assert busy.status in (409, 200)
+    assert busy.status in (409, 202)
     if busy.status == 409:
         await arm.wait(name, lambda b: b["properties"]["properties"]["state"] == "Stopped")
-        assert (await arm.call("POST", arm.compute_path(name) + "/start")).status == 200
+        assert (await arm.call("POST", arm.compute_path(name) + "/start")).status == 202
     started = await arm.wait(name, lambda b: b["properties"]["properties"]["state"] == "Running")
     assert started["properties"]["properties"]["lastOperation"]["operationName"] == "Start"
     assert started["properties"]["properties"]["lastOperation"]["operationStatus"] == "Succeeded"
@@ -116,8 +121,13 @@ async def test_api_version_is_required_and_checked(arm: Arm) -> None:
     path = arm.compute_path("x")
     missing = await arm.call("GET", path, api_version=None)
     assert (missing.status, missing.body["error"]["code"]) == (400, "MissingApiVersionParameter")
-    newer = await arm.call("GET", path, api_version="2023-08-01-preview")
-    assert newer.status == 400 and "2020-08-01" in newer.body["error"]["message"]
+    for served in ("2020-02-02", "2023-08-01-preview", "2025-09-01"):
+        assert (await arm.call("GET", path, api_version=served)).status == 404  # served: the compute is missing
+    unknown = await arm.call("GET", path, api_version="2031-01-01")
+    assert (unknown.status, unknown.body["error"]["code"]) == (400, "NoRegisteredProviderFound")
+    assert "2025-09-01" in unknown.body["error"]["message"]
+    malformed = await arm.call("GET", path, api_version="latest")
+    assert (malformed.status, malformed.body["error"]["code"]) == (400, "InvalidApiVersionParameter")
 
 
 async def test_paths_are_case_insensitive_and_unknown_types_404(arm: Arm) -> None:
@@ -173,31 +183,6 @@ async def test_detach_leaves_the_underlying_resource_and_delete_removes_it() -> 
                         break
             remaining = {r["id"].lower() for r in (await emu.acontrol("GET", "resources"))["resources"]}
             assert remaining == {AKS_ID.lower()}
-
-
-async def test_live_profile_answers_as_the_live_service(unique: Callable[[str], str]) -> None:
-    async with run_emulator(profile="live", **FAST) as emu:
-        import aiohttp
-
-        async with aiohttp.ClientSession() as session:
-            arm = Arm(emu, session, emu.ssl_context())
-            name = unique("ci")
-            created = await arm.call("PUT", arm.compute_path(name), json=instance_body())
-            assert created.body["properties"]["properties"]["vmSize"] == "STANDARD_DS3_V2"
-            await arm.wait(name, lambda b: b["properties"]["properties"]["state"] == "Running")
-            again = await arm.call("PUT", arm.compute_path(name), json=instance_body())
-            assert (again.status, again.body["properties"]["provisioningState"]) == (201, "Creating")
-            await arm.wait(name, lambda b: b["properties"]["provisioningState"] == "Succeeded")
-            stop = await arm.call("POST", arm.compute_path(name) + "/stop")
-            assert stop.status == 202 and "Azure-AsyncOperation" in stop.headers
-            while (await arm.call("GET", stop.headers["Azure-AsyncOperation"], api_version=None)).body[
-                "status"
-            ] == "InProgress":
-                pass
-            stopped = await arm.call("GET", arm.compute_path(name))
-            assert stopped.body["properties"]["properties"]["state"] == "Stopped"
-            delete = await arm.call("DELETE", arm.compute_path(name) + "?underlyingResourceAction=Delete")
-            assert delete.status == 202 and "Location" not in delete.headers
 
 
 async def test_retry_after_on_operations_when_configured(unique: Callable[[str], str]) -> None:
