@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .catalog import family_display, family_usage_name
+from .cloud import discovery_url
 from .context import Ctx, json_response
 from .errors import bad_request
 from .state import ComputeRecord, workspace_id
@@ -255,7 +256,8 @@ async def get_workspace(ctx: Ctx) -> web.Response:
             "keyVault": f"{rg_id}/Microsoft.KeyVault/vaults/{short}kv",
             "applicationInsights": f"{rg_id}/microsoft.insights/components/{short}ai",
             "storageAccount": f"{rg_id}/Microsoft.Storage/storageAccounts/{short}st",
-            "discoveryUrl": f"https://{ws.location}.api.azureml.ms/discovery",
+            # Azure's is https://{region}.api.azureml.ms/discovery; the v1 SDK reads computes through it.
+            "discoveryUrl": discovery_url(ctx.base),
             "creationTime": "2020-08-01T00:00:00.0000000Z",
             "friendlyName": ws.friendly_name or ws.name,
             "description": ws.description,
