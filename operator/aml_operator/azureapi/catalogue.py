@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aml_operator.reconcile.external import Usage, VmSize
 
@@ -31,6 +31,12 @@ class _Entry(Generic[T]):
     fetched_at: float
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Marks a failure as seen when every caller gave up before it came."""
+    if not task.cancelled():
+        task.exception()
+
+
 class TimedCache(Generic[T]):
     """Values by key, each fetched at most once per ``ttl`` and by one caller at a time."""
 
@@ -44,23 +50,20 @@ class TimedCache(Generic[T]):
         entry = self._entries.get(key)
         if entry is not None and self._clock() - entry.fetched_at < self.ttl:
             return entry.value
-        pending = self._in_flight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Sequence[T]] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
+        task = self._in_flight.get(key)
+        if task is None:
+            # A task of its own: a caller giving up (cancelled) must not fail the others waiting on it.
+            task = asyncio.ensure_future(self._fetch(key, fetch))
+            task.add_done_callback(_retrieve)
+            self._in_flight[key] = task
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: str, fetch: Callable[[], Awaitable[Sequence[T]]]) -> Sequence[T]:
         try:
             value = await fetch()
-        except BaseException as exc:
-            # Waiters see the same failure; the next caller tries again.
-            future.set_exception(exc)
-            future.exception()  # marks it retrieved when nobody waits
-            raise
-        else:
             self._entries[key] = _Entry(value, self._clock())
-            future.set_result(value)
             return value
-        finally:
+        finally:  # a failure is not remembered: the next caller tries again
             del self._in_flight[key]
 
     def forget(self, key: str) -> None:
