@@ -22,7 +22,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="namespace to watch (repeatable); cluster-wide when absent (env AML_OPERATOR_NAMESPACES)",
     )
     parser.add_argument("--liveness", default=None, help="liveness endpoint URL, e.g. http://0.0.0.0:8080/healthz")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--verbose", action="store_true",
+                        help="debug logging, including every HTTP request to Azure (headers redacted by azure-core)")
+    parser.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="text lines or one JSON object a line (env AML_LOG_FORMAT; text by default)")
     return parser.parse_args(argv)
 
 
@@ -31,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     namespaces = tuple(args.namespace or settings.namespaces)
     import aml_operator.handlers  # noqa: F401  (registers the handlers with kopf)
+    from aml_operator.handlers import logs
 
-    kopf.configure(verbose=args.verbose)
+    logs.configure("json" if (args.log_format or settings.log_format) == "json" else "text", args.verbose)
     kopf.run(
         clusterwide=not namespaces,
         namespaces=list(namespaces),

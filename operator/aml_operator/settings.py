@@ -70,6 +70,8 @@ class Settings:
     """Seconds between checks of an Azure operation in flight (AML_POLL_INTERVAL)."""
     metrics_port: int = 8081
     """Port of the Prometheus metrics endpoint /metrics (AML_METRICS_PORT); 0 turns it off."""
+    log_format: str = "text"
+    """Log lines as ``text`` or ``json`` (AML_LOG_FORMAT; the ``--log-format`` flag wins)."""
     cluster_id: str = ""
     """Identifies this Kubernetes cluster in the owner tags (AML_CLUSTER_ID); defaults to the uid of
     the kube-system namespace, read at start-up."""
@@ -102,4 +104,12 @@ class Settings:
             poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
             metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),
             cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
+            log_format=_log_format(env.get("AML_LOG_FORMAT")),
         )
+
+
+def _log_format(value: str | None) -> str:
+    chosen = (value or "text").strip().lower()
+    if chosen not in ("text", "json"):
+        raise ValueError(f"AML_LOG_FORMAT must be text or json, got {value!r}")
+    return chosen

@@ -57,19 +57,21 @@ def _intent_pending(body: kopf.Body) -> bool:
     return operation.get("operationName") == "Create" and operation.get("operationStatus") == "Pending"
 
 
-async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
+                            resource: kopf.Resource,
                             workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     """A change or a restart: one pass at once. Only the step from a recorded intent to its PUT comes back
     here; everything that waits (operations, retries, drift) is the resync timer's."""
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
     result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name))
-    outcome.apply(result, body, patch)
+    outcome.apply(result, body, patch, logger)
     if result.requeue_after == 0:
         outcome.requeue(result)
 
 
-async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
+                            resource: kopf.Resource,
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     """Level-triggered pass: follows up work in flight, retries on schedule, notices changes made in Azure.
 
@@ -83,15 +85,16 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, re
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
     result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), resync=True)
-    outcome.apply(result, body, patch)
+    outcome.apply(result, body, patch, logger)
 
 
-async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, resource: kopf.Resource,
+async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
+                            resource: kopf.Resource,
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     runtime: Runtime = memo.runtime
     obj, driver = _parse(body, resource)
     result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
-    outcome.apply(result, body, patch)
+    outcome.apply(result, body, patch, logger)
     if not result.finished:
         raise kopf.TemporaryError(result.message or "waiting for Azure to delete the compute",
                                   delay=max(outcome.MIN_REQUEUE, result.requeue_after or POLL))

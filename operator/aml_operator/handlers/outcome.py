@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +22,29 @@ def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict
     return patch
 
 
-def apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+def _ready(status: Mapping[str, Any]) -> tuple[str, str]:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("status")), str(condition.get("reason"))
+    return "", ""
+
+
+def log(outcome: Outcome, before: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    """A line when the object's state changes: WARNING when a person must act, else INFO; DEBUG when not."""
+    changed = _ready(before) != _ready(outcome.status)
+    if changed and outcome.state == "stalled":
+        logger.warning("Stalled/%s: %s", outcome.reason, outcome.message)
+    elif changed:
+        ready = _ready(outcome.status)[0]
+        logger.info("Ready=%s/%s: %s", ready, outcome.reason, outcome.message)
+    else:
+        logger.debug("%s/%s: %s", outcome.state or "unchanged", outcome.reason, outcome.message)
+
+
+def apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch,
+          logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
     before = body.get("status") or {}
+    log(outcome, before, logger)
     metrics.record_pass(str(body.get("kind", "")), str(body.metadata.namespace), str(body.metadata.name),
                         before, outcome.status, datetime.now(UTC))
     if outcome.finished:

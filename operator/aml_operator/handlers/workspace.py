@@ -9,7 +9,8 @@ import kopf
 from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.workspace import Workspace
 from aml_operator.handlers import outcome
-from aml_operator.runtime import Runtime
+from aml_operator.reconcile.workspace import deletion_blocked
+from aml_operator.runtime import Runtime, now
 from aml_operator.settings import Settings
 
 PLURAL = "workspaces"
@@ -25,25 +26,30 @@ def workspaces_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> 
 @kopf.on.create(GROUP, VERSION, PLURAL, id="workspace_reconcile")
 @kopf.on.update(GROUP, VERSION, PLURAL, id="workspace_reconcile")
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="workspace_reconcile")
-async def workspace_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def workspace_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
+                              **_: Any) -> None:
     runtime: Runtime = memo.runtime
     result = await runtime.reconcile_workspace(Workspace.model_validate(body))
-    outcome.apply(result, body, patch)
+    outcome.apply(result, body, patch, logger)
     outcome.requeue(result)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, id="workspace_recheck", interval=RECHECK, idle=RECHECK)
-async def workspace_recheck(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def workspace_recheck(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
+                            **_: Any) -> None:
     """Credentials expire and roles change: look again now and then."""
     runtime: Runtime = memo.runtime
     result = await runtime.reconcile_workspace(Workspace.model_validate(body))
-    outcome.apply(result, body, patch)
+    outcome.apply(result, body, patch, logger)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="workspace_delete")
-async def workspace_delete(namespace: str, name: str, **kwargs: Any) -> None:
+async def workspace_delete(namespace: str, name: str, body: kopf.Body, patch: kopf.Patch,
+                           logger: kopf.Logger, **kwargs: Any) -> None:
     """Computes need their Workspace to clean up in Azure, so it goes last (as in a namespace deletion)."""
     indexes = [index for key, index in kwargs.items() if key.endswith("_by_workspace")]
     users = sorted(user for index in indexes for user in index.get((namespace, name), []))
     if users:
-        raise kopf.TemporaryError(f"still used by {', '.join(users)}; waiting for them to go", delay=5)
+        result = deletion_blocked(Workspace.model_validate(body), users, now())
+        outcome.apply(result, body, patch, logger)
+        raise kopf.TemporaryError(result.message, delay=5)

@@ -15,7 +15,7 @@ from aml_operator.api.conditions import READY, find_condition
 from aml_operator.api.workspace import Workspace
 from aml_operator.reconcile.credentials import CredentialsError, ServicePrincipal, service_principal_from_secret
 from aml_operator.reconcile.external import AzureError, ComputeClient, WorkspaceTarget
-from aml_operator.reconcile.outcome import Event, Outcome, conditions_for
+from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
 
 
 class SecretReader(Protocol):
@@ -77,15 +77,18 @@ async def reconcile_workspace(workspace: Workspace, connect: Callable[[ResolvedC
     was_ready = is_ready(workspace)
     events: list[Event] = []
 
-    def result(state: str, reason: str, message: str, requeue: float | None = None) -> Outcome:
-        status.conditions = conditions_for(status.conditions, state, reason, message,  # type: ignore[arg-type]
+    previous = find_condition(workspace.status.conditions, READY)
+
+    def result(state: State, reason: str, message: str, requeue: float | None = None) -> Outcome:
+        status.conditions = conditions_for(status.conditions, state, reason, message,
                                            generation=generation, now=now)
         status.observed_generation = generation
         if state == "ready" and not was_ready:
             events.append(Event("Normal", "Ready", message))
-        elif state != "ready" and (was_ready or not workspace.status.conditions):
-            events.append(Event("Warning", reason, message))
-        return Outcome(status=status.to_json(), requeue_after=requeue, events=events, message=message)
+        elif state != "ready" and (previous is None or previous.reason != reason):
+            events.append(Event("Warning", reason, message))  # once per change of reason, not per pass
+        return Outcome(status=status.to_json(), requeue_after=requeue, events=events, message=message,
+                       state=state, reason=reason)
 
     try:
         resolved = await resolve_credentials(workspace, read_secret, operator_identity_allowed)
@@ -97,10 +100,24 @@ async def reconcile_workspace(workspace: Workspace, connect: Callable[[ResolvedC
         info = await client.workspace(target)
     except AzureError as exc:
         # Even "terminal" errors are retried slowly here: someone may grant the role or fix the Secret.
-        state = "progressing" if exc.retryable else "stalled"
+        state: State = "unknown" if exc.retryable else "stalled"
         return result(state, exc.reason, exc.message, requeue=max(retry_after, exc.retry_after or 0))
     status.location = info.location
     status.azure_resource_id = info.arm_id
     status.provisioning_state = "Succeeded"
     return result("ready", "Succeeded",
                   f"Azure ML workspace {target.workspace_name} in {info.location} is reachable")
+
+
+def deletion_blocked(workspace: Workspace, users: list[str], now: datetime) -> Outcome:
+    """A Workspace outlives the computes that use it (they need it to clean up in Azure): say who holds it."""
+    names = ", ".join(users)
+    message = (f"deletion waits for {len(users)} object(s) that use this Workspace: {names}. Delete them, or set "
+               "their spec.deletionPolicy to Orphan first to leave their computes in Azure")
+    status = workspace.status.model_copy(deep=True)
+    previous = find_condition(status.conditions, READY)
+    status.conditions = conditions_for(status.conditions, "waiting", "InUse", message,
+                                       generation=workspace.metadata.generation, now=now)
+    events = [] if previous is not None and previous.reason == "InUse" and previous.message == message \
+        else [Event("Normal", "InUse", message)]
+    return Outcome(status=status.to_json(), events=events, message=message, state="waiting", reason="InUse")

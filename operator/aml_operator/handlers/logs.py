@@ -1,0 +1,52 @@
+"""Logs a person can act on: levels that mean something, and every line naming its object.
+
+* kopf logs a handler that asks to be called again (``TemporaryError``) at ERROR as "failed
+  temporarily"; here that is how a pass waits for Azure, so those lines are routine progress (INFO).
+  A handler that really fails (an exception) stays at ERROR.
+* Text lines start with ``[Kind namespace/name]``; JSON lines carry the same in ``object``.
+* azure-core logs every request and its headers at INFO: only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import kopf
+
+LogFormat = Literal["text", "json"]
+REQUEUE_MARKER = " failed temporarily"
+REF_KEY = "object"
+
+
+class RequeueIsProgress(logging.Filter):
+    """Demotes kopf's "failed temporarily" (our requeues) from ERROR to INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and REQUEUE_MARKER in str(record.msg):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+class KindPrefix(logging.Filter):
+    """``[Kind namespace/name]`` in front of every per-object line of the text format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ref = getattr(record, "k8s_ref", None)
+        if isinstance(ref, dict) and not getattr(record, "_kind_prefixed", False):
+            where = f"{ref.get('namespace')}/{ref.get('name')}" if ref.get("namespace") else str(ref.get("name"))
+            record.msg = f"[{ref.get('kind')} {where}] {record.msg}"
+            record._kind_prefixed = True
+        return True
+
+
+def configure(log_format: LogFormat, verbose: bool) -> None:
+    if log_format == "json":
+        kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON, log_prefix=False, log_refkey=REF_KEY)
+    else:
+        kopf.configure(verbose=verbose, log_format=kopf.LogFormat.FULL, log_prefix=False)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequeueIsProgress())
+        if log_format == "text":
+            handler.addFilter(KindPrefix())
+    logging.getLogger("azure").setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -1,0 +1,54 @@
+"""Log lines a person can act on: levels that mean something, and the object named on every line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from aml_operator.handlers import outcome
+from aml_operator.handlers.logs import KindPrefix, RequeueIsProgress
+from aml_operator.reconcile.outcome import Outcome
+
+REF = {"kind": "ComputeCluster", "namespace": "team-a", "name": "cpu"}
+
+
+def record(level: int, msg: str) -> logging.LogRecord:
+    made = logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
+    made.k8s_ref = REF
+    return made
+
+
+def test_a_requeue_is_progress_not_an_error() -> None:
+    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: creating compute cpu")
+    crash = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed with an exception. Will retry.")
+    RequeueIsProgress().filter(requeue)
+    RequeueIsProgress().filter(crash)
+    assert (requeue.levelname, crash.levelname) == ("INFO", "ERROR")
+
+
+def test_text_lines_name_kind_namespace_and_name_once() -> None:
+    line = record(logging.INFO, "Ready=True/Succeeded")
+    KindPrefix().filter(line)
+    KindPrefix().filter(line)  # two handlers on the root logger must not prefix twice
+    assert line.getMessage() == "[ComputeCluster team-a/cpu] Ready=True/Succeeded"
+
+
+def conditions(status: str, reason: str) -> dict[str, object]:
+    return {"conditions": [{"type": "Ready", "status": status, "reason": reason}]}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "state", "level"),
+    [
+        (conditions("False", "Creating"), conditions("False", "QuotaExceeded"), "stalled", logging.WARNING),
+        (conditions("False", "QuotaExceeded"), conditions("False", "QuotaExceeded"), "stalled", logging.DEBUG),
+        (conditions("False", "Creating"), conditions("True", "Succeeded"), "ready", logging.INFO),
+        (conditions("True", "Succeeded"), conditions("True", "Succeeded"), "ready", logging.DEBUG),
+    ],
+)
+def test_a_warning_once_per_change_of_reason(before: dict[str, object], after: dict[str, object], state: str,
+                                             level: int, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="test")
+    outcome.log(Outcome(status=after, state=state, reason="r", message="m"), before, logging.getLogger("test"))
+    assert [r.levelno for r in caplog.records] == [level]
