@@ -13,7 +13,7 @@ from aml_emulator.testing import RunningEmulator, run_emulator
 from aml_operator.azureapi.clients import ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
 from aml_operator.reconcile.credentials import ServicePrincipal
-from aml_operator.reconcile.external import Usage, VmSize, WorkspaceTarget
+from aml_operator.reconcile.external import AzureError, Usage, VmSize, WorkspaceTarget
 from aml_operator.settings import Settings
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -107,5 +107,22 @@ async def test_region_catalogue_is_read_once_and_matches_the_sdk_models(emulator
         sdk.catalogue.usages.forget(emulator.location.lower())
         await adapter.usages(TARGET, emulator.location)
         assert _routes(emulator, "GET usages.list") == 3  # ours twice, the SDK's comparison once
+    finally:
+        await factory.close()
+
+
+async def test_a_refused_create_makes_the_next_check_read_the_region_afresh(emulator: RunningEmulator) -> None:
+    factory = ClientFactory(Settings(arm_endpoint=emulator.url, authority_host=emulator.url,
+                                     ca_bundle=emulator.ca_file))
+    adapter = SdkComputeClient(lambda subscription: factory.client(subscription, _principal(emulator)))
+    try:
+        await adapter.usages(TARGET, emulator.location)
+        too_big = {"location": emulator.location, "properties": {"computeType": "AmlCompute", "properties": {
+            "vmSize": "Standard_DS3_v2", "scaleSettings": {"minNodeCount": 100000, "maxNodeCount": 100000}}}}
+        with pytest.raises(AzureError) as refused:
+            await adapter.put(TARGET, "too-big", too_big)
+        assert not refused.value.retryable
+        await adapter.usages(TARGET, emulator.location)
+        assert _routes(emulator, "GET usages.list") == 2
     finally:
         await factory.close()

@@ -77,3 +77,7 @@ class RegionCatalogue:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.vm_sizes: TimedCache[VmSize] = TimedCache(VM_SIZES_TTL, clock)
         self.usages: TimedCache[Usage] = TimedCache(USAGES_TTL, clock)
+
+    def forget(self, location: str) -> None:
+        self.vm_sizes.forget(location.lower())
+        self.usages.forget(location.lower())

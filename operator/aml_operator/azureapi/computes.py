@@ -164,10 +164,17 @@ class SdkComputeClient:
     async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
         capture = _Capture()
         async with self._ops(target) as client:
-            await _azure_call(client.machine_learning_compute.begin_create_or_update(
-                target.resource_group, target.workspace_name, name, _json_body(body),
-                content_type="application/json", polling=False, raw_response_hook=capture,
-            ))
+            try:
+                await _azure_call(client.machine_learning_compute.begin_create_or_update(
+                    target.resource_group, target.workspace_name, name, _json_body(body),
+                    content_type="application/json", polling=False, raw_response_hook=capture,
+                ))
+            except AzureError as exc:
+                if not exc.retryable:
+                    # Azure refused what the remembered lists allowed (quota refusals come as a plain
+                    # BadRequest): the next check reads them afresh.
+                    client.catalogue.forget(str(body.get("location") or ""))
+                raise
         return capture.operation("Create" if capture.status == 201 else "Update")
 
     async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
