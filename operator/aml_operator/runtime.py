@@ -26,17 +26,15 @@ from aml_operator.reconcile.computes import (
     delete_compute,
     deletion_policy_of,
     reconcile_compute,
-    waiting_for_workspace,
 )
 from aml_operator.reconcile.drift import WorkspaceSnapshots
 from aml_operator.reconcile.external import KeysClient
 from aml_operator.reconcile.kubeconfig import SecretView, sync_kubeconfig
 from aml_operator.reconcile.outcome import Event, Outcome
 from aml_operator.reconcile.ownership import Owner
+from aml_operator.reconcile.prerequisites import LastGoodCredentials, gather
 from aml_operator.reconcile.workspace import (
-    CredentialsRefused,
     ResolvedCredentials,
-    is_ready,
     reconcile_workspace,
     resolve_credentials,
     target_of,
@@ -56,8 +54,7 @@ class Runtime:
         self.secrets = SecretsApi()
         self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
-        self._credentials: dict[tuple[str, str], ResolvedCredentials] = {}
-        """The last credentials that worked, per (namespace, Workspace): what a deletion falls back on."""
+        self._credentials = LastGoodCredentials()
 
     async def close(self) -> None:
         await self.clients.close()
@@ -76,45 +73,21 @@ class Runtime:
 
     async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
                        *, deleting: bool = False) -> ComputeContext | Outcome:
-        ref = obj.spec.workspace_ref.name
-        requeue = self.settings.poll_interval
-        if workspace_body is None:
-            return waiting_for_workspace(obj, "WorkspaceNotFound",
-                                         f"Workspace {ref!r} (spec.workspaceRef) does not exist in this namespace",
-                                         now(), requeue)
-        workspace = Workspace.model_validate(workspace_body)
-        key = (obj.metadata.namespace, ref)
-        remembered = self._credentials.get(key)
-        # When a namespace is deleted, its Secrets go at once while computes still need their Workspace's
-        # credentials to clean up in Azure: a deletion may use the last credentials that worked.
-        if not is_ready(workspace) and not (deleting and remembered and workspace.status.location):
-            return waiting_for_workspace(obj, "WorkspaceNotReady", f"waiting for Workspace {ref!r} to be Ready",
-                                         now(), requeue)
-        try:
-            resolved = await resolve_credentials(workspace, self.secrets.read,
-                                                 self.settings.may_use_operator_identity)
-            self._credentials[key] = resolved
-        except CredentialsRefused as exc:
-            if not (deleting and remembered):
-                return waiting_for_workspace(obj, "WorkspaceNotReady", f"Workspace {ref!r}: {exc.message}",
-                                             now(), requeue)
-            resolved = remembered
-        # The Secrets the body needs are read on every pass: a new resourceVersion is how a rotated
-        # credential reaches Azure without a restart or a cluster-wide Secret watch.
-        secrets: dict[str, str] = {}
-        versions: dict[str, str] = {}
-        for need in () if deleting else driver.secret_needs(obj):
-            stored = await self.secret_store.read(obj.metadata.namespace, need.name)
-            missing = need.missing(stored.data, stored.type) if stored is not None else need.missing(None)
-            if missing is not None or stored is None:
-                return waiting_for_workspace(obj, "SecretNotFound", str(missing), now(), requeue)
-            secrets.update(need.values(stored.data))
-            versions[need.name] = stored.resource_version
+        async def resolve(workspace: Workspace) -> ResolvedCredentials:
+            return await resolve_credentials(workspace, self.secrets.read, self.settings.may_use_operator_identity)
+
+        found = await gather(obj, tuple(driver.secret_needs(obj)), workspace_body, deleting=deleting,
+                             orphan=deletion_policy_of(obj) == "Orphan", resolve=resolve,
+                             read_secret=self.secret_store.read, remembered=self._credentials, now=now(),
+                             requeue=self.settings.poll_interval)
+        if isinstance(found, Outcome):
+            return found
+        workspace = found.workspace
         owner = Owner(self.cluster_id, obj.metadata.namespace, obj.KIND, obj.metadata.name)
         return ComputeContext(
-            client=await self.connect(resolved, workspace.spec.cloud), target=target_of(workspace),
+            client=await self.connect(found.credentials, workspace.spec.cloud), target=target_of(workspace),
             location=str(workspace.status.location), owner=owner, now=now(),
-            poll_interval=self.settings.poll_interval, secrets=secrets, secret_versions=versions,
+            poll_interval=self.settings.poll_interval, secrets=found.secrets, secret_versions=found.secret_versions,
         )
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,
@@ -164,9 +137,6 @@ class Runtime:
         # Deleting sends no body: a credentials Secret already gone (a namespace being deleted) must not block it.
         ctx = await self._context(obj, driver, workspace_body, deleting=True)
         if isinstance(ctx, Outcome):
-            if workspace_body is None or deletion_policy_of(obj) == "Orphan":
-                # Without a Workspace there is no way to reach Azure; never block deletion forever.
-                ctx.finished = True
             return ctx
         return await delete_compute(obj, driver, ctx)
 

@@ -431,13 +431,3 @@ async def delete_compute(obj: ComputeResource, driver: ComputeDriver, ctx: Compu
     except AzureError as exc:
         return run.error(exc, f"deleting compute {run.name}")
     return run.started(operation, f"{'detaching' if action == 'Detach' else 'deleting'} compute {run.name}")
-
-
-def waiting_for_workspace(obj: ComputeResource, reason: str, message: str, now: datetime,
-                          requeue: float) -> Outcome:
-    """The compute cannot proceed until its Workspace is Ready; nothing is sent to Azure."""
-    status = obj.status.model_copy(deep=True)
-    status.conditions = conditions_for(status.conditions, "waiting", reason, message,
-                                       generation=obj.metadata.generation, now=now)
-    status.observed_generation = obj.metadata.generation
-    return Outcome(status=status.to_json(), requeue_after=requeue, message=message, state="waiting", reason=reason)
