@@ -2,38 +2,58 @@
 # The azureml-compute-operator image: the project's wheel installed into a virtual environment,
 # pinned by constraints.txt, run as a non-root numeric user on a read-only root filesystem.
 #
-#   docker build -t azureml-compute-operator:0.1.0 .
+#   make image        (buildah, docker or podman; tools/image/build.sh)
+#   docker build -t ghcr.io/azureml-compute-operator/azureml-compute-operator:0.1.0 .
 #
-# tests/delivery/test_image.py lints this file with hadolint and runs the build stage's RUN steps
-# in a fresh directory, then `aml-operator --help` from the venv they produce.
-FROM python:3.11-slim-bookworm AS build
+# BASE: any Debian-based image with Python 3.11 and its venv module. The default is the official
+# image (interpreter in /usr/local/bin); tools/image/offline-base.sh makes one from Debian packages
+# (interpreter in /usr/bin) where no registry is reachable. Both stages use the same base, so the
+# venv's interpreter link resolves in the runtime stage whichever base it is.
+#
+# tests/delivery/test_image.py lints this file; tests/delivery/test_image_run.py builds it and runs
+# the image's filesystem as the chart runs it.
+ARG BASE=python:3.11-slim-bookworm
+
+# hadolint ignore=DL3006
+FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY operator/ operator/
-# The wheel first (setuptools from the build-system table, in an isolated build environment), then
-# a venv with the wheel and its runtime dependencies at the versions constraints.txt pins.
-RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
+# A venv first (its pip builds and installs: a distribution's own pip may refuse to), then the wheel
+# (setuptools from the build-system table, in an isolated build environment), then the wheel and its
+# runtime dependencies at the versions constraints.txt pins. The optional build secret `pip-ca` is a
+# CA bundle for a TLS-inspecting proxy between the build and the package index.
+RUN --mount=type=secret,id=pip-ca,required=false \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && python -m venv /opt/venv \
+    && /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt /dist/*.whl \
+    && /opt/venv/bin/pip uninstall --yes pip \
     && /opt/venv/bin/python -m compileall -q /opt/venv \
     && /opt/venv/bin/aml-operator --help
 
-# The same base as the build stage: the venv's interpreter links to its /usr/local/bin/python3.11.
-FROM python:3.11-slim-bookworm AS runtime
+# hadolint ignore=DL3006
+FROM ${BASE} AS runtime
 LABEL org.opencontainers.image.title="azureml-compute-operator" \
       org.opencontainers.image.description="Azure Machine Learning computes as Kubernetes resources" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/azureml-compute-operator/azureml-compute-operator"
 # Bytecode was compiled at build time; nothing is written at run time but to /tmp (an emptyDir in
 # the chart), so the root filesystem can be read-only.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
+# A passwd and group entry for the runtime user: Python's getpass.getuser() (kopf's identity when
+# POD_ID is unset) and other libraries look the uid up and fail without one. Written directly, as the
+# base may lack useradd.
+RUN echo "aml:x:10001:10001:azureml-compute-operator:/tmp:/usr/sbin/nologin" >> /etc/passwd \
+    && echo "aml:x:10001:" >> /etc/group
 COPY --from=build /opt/venv /opt/venv
-# A numeric user and group (no /etc/passwd entry needed): Kubernetes' runAsNonRoot can verify it.
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 # 8080: kopf's liveness endpoint (/healthz); 8081: Prometheus metrics (/metrics).
 EXPOSE 8080 8081

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,14 @@ CA_MOUNT = "/etc/azureml-compute-operator/ca/"
 FORBIDDEN = ("forbidden", "not enough permissions")
 
 
+def sa_token(plane: ControlPlane, service_account: str, namespace: str) -> str:
+    """A TokenRequest token of the ServiceAccount, as the kubelet projects into its pods."""
+    return plane.kubectl("create", "token", service_account, "-n", namespace, "--duration=2h").stdout.strip()
+
+
 def sa_kubeconfig(plane: ControlPlane, service_account: str, namespace: str, path: Path) -> Path:
     """A kubeconfig holding nothing but a TokenRequest token of the ServiceAccount."""
-    token = plane.kubectl("create", "token", service_account, "-n", namespace, "--duration=2h").stdout.strip()
+    token = sa_token(plane, service_account, namespace)
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "sa",
         "clusters": [{"name": "local", "cluster": {"server": plane.server,
@@ -41,31 +47,33 @@ def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "operator")
 
 
-@dataclass
-class ChartOperator:
-    deployment: dict[str, Any]
-    kubeconfig: Path
-    emulator: Emulator
+def pod_name(deployment: dict[str, Any]) -> str:
+    """A name as the ReplicaSet would give the pod."""
+    return f"{deployment['metadata']['name']}-{uuid.uuid4().hex[:10]}-{uuid.uuid4().hex[:5]}"
+
+
+def container_env(container: dict[str, Any], pod: str, namespace: str) -> dict[str, str]:
+    """The container's env as the kubelet sets it: values, and the downward API fields the chart uses."""
+    fields = {"metadata.name": pod, "metadata.namespace": namespace}
+    env = {}
+    for entry in container.get("env", []):
+        if "valueFrom" in entry:
+            path = entry["valueFrom"]["fieldRef"]["fieldPath"]  # the chart uses no other source
+            env[entry["name"]] = fields[path]
+        else:
+            env[entry["name"]] = entry.get("value", "")
+    return env
+
+
+class OperatorProcess:
+    """The operator of a chart's Deployment as a process: started, stopped, its log read."""
+
     log: Path
-    process: subprocess.Popen[bytes] | None = None
-    overrides: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None
+    env: dict[str, str]
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        container = container_of(self.deployment)
-        chart_env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
-        if chart_env.get("AML_CA_BUNDLE", "").startswith(CA_MOUNT):
-            # The chart mounts the CA ConfigMap there; here the same PEM is the emulator's file.
-            chart_env["AML_CA_BUNDLE"] = self.emulator.ca_file
-        chart_env["AML_METRICS_PORT"] = str(free_port())  # several operators may share this machine
-        chart_env.pop("HOME", None)
-        args = list(container.get("args", []))
-        liveness = args.index("--liveness") + 1
-        assert args[liveness].startswith("http://0.0.0.0:"), args
-        args[liveness] = f"http://127.0.0.1:{free_port()}/healthz"
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "AML_"))}
-        env = {**base, **chart_env, **self.overrides, "KUBECONFIG": str(self.kubeconfig)}
-        return [str(BIN / "aml-operator"), *args], env
+        raise NotImplementedError
 
     def start(self) -> None:
         argv, self.env = self.command()
@@ -88,3 +96,32 @@ class ChartOperator:
 
     def refusals(self) -> list[str]:
         return [line for line in self.output().splitlines() if any(word in line.lower() for word in FORBIDDEN)]
+
+
+@dataclass
+class ChartOperator(OperatorProcess):
+    """`aml-operator` from this venv, with the chart's env and args and a ServiceAccount kubeconfig."""
+
+    deployment: dict[str, Any]
+    kubeconfig: Path
+    emulator: Emulator
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        container = container_of(self.deployment)
+        chart_env = container_env(container, pod_name(self.deployment), self.deployment["metadata"]["namespace"])
+        if chart_env.get("AML_CA_BUNDLE", "").startswith(CA_MOUNT):
+            # The chart mounts the CA ConfigMap there; here the same PEM is the emulator's file.
+            chart_env["AML_CA_BUNDLE"] = self.emulator.ca_file
+        chart_env["AML_METRICS_PORT"] = str(free_port())  # several operators may share this machine
+        chart_env.pop("HOME", None)
+        args = list(container.get("args", []))
+        liveness = args.index("--liveness") + 1
+        assert args[liveness].startswith("http://0.0.0.0:"), args
+        args[liveness] = f"http://127.0.0.1:{free_port()}/healthz"
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "AML_"))}
+        env = {**base, **chart_env, **self.overrides, "KUBECONFIG": str(self.kubeconfig)}
+        return [str(BIN / "aml-operator"), *args], env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import uuid
@@ -13,10 +14,26 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # deliverykit, chart_operator: helpers of these tests
 
-from deliverykit import CRDS_CHART, CRDS_RELEASE, Helm, helm_binary, helm_offline, yaml_docs
+from deliverykit import CRDS_CHART, CRDS_RELEASE, REPO, Helm, helm_binary, helm_offline, yaml_docs
 
 from controlplane import ControlPlane
 from harness import Emulator, start_emulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "image: builds the operator image and runs it (skipped without buildah)")
+
+
+@pytest.fixture(scope="session")
+def operator_image() -> str:
+    """The image `make image` builds (reused when its inputs did not change), for the tests that run it."""
+    missing = [tool for tool in ("buildah", "unshare", "chroot") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} missing: apt-get install buildah (.ci/run installs it)")
+    result = subprocess.run(["bash", str(REPO / "tools" / "image" / "build.sh")], capture_output=True, text=True,
+                            timeout=1800)
+    assert result.returncode == 0, f"make image failed:\n{result.stderr[-5000:]}"
+    return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")
