@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from aml_operator.azureapi.ratelimit import (
+    CURRENT_PRIORITY,
     BucketSpec,
     LimiterRegistry,
     OperationType,
+    Priority,
     SubscriptionLimiter,
     TokenBucket,
 )
@@ -85,3 +89,43 @@ def test_registry_keeps_one_limiter_per_subscription_and_principal() -> None:
     assert registry.for_subscription("sub-1", "client-a") is a
     assert registry.for_subscription("sub-1", "client-b") is not a
     assert registry.for_subscription("sub-2", "client-a") is not a
+
+
+async def test_an_empty_bucket_serves_work_in_flight_first_then_objects_then_lists() -> None:
+    limiter = SubscriptionLimiter({op: BucketSpec(capacity=1, refill_per_second=200) for op in OperationType})
+    served: list[str] = []
+
+    async def call(name: str, priority: Priority) -> None:
+        token = CURRENT_PRIORITY.set(priority)  # what the adapter does around a call
+        try:
+            await limiter.acquire("GET")
+        finally:
+            CURRENT_PRIORITY.reset(token)
+        served.append(name)
+
+    await limiter.acquire("GET")  # the burst is spent
+    await asyncio.gather(call("list-1", Priority.LIST), call("get-1", Priority.OBJECT),
+                         call("poll-1", Priority.IN_FLIGHT), call("list-2", Priority.LIST),
+                         call("poll-2", Priority.IN_FLIGHT), call("get-2", Priority.OBJECT))
+    assert served == ["poll-1", "poll-2", "get-1", "get-2", "list-1", "list-2"]
+    assert limiter.stats.requests == 7 and limiter.stats.throttled_waits == 6
+    assert await limiter.acquire("PUT") == 0  # writes have their own bucket
+
+
+async def test_a_waiter_that_gives_up_leaves_its_token_to_the_next() -> None:
+    limiter = SubscriptionLimiter({op: BucketSpec(capacity=1, refill_per_second=20) for op in OperationType})
+    await limiter.acquire("DELETE")
+    impatient = asyncio.create_task(limiter.acquire("DELETE", Priority.IN_FLIGHT))
+    patient = asyncio.create_task(limiter.acquire("DELETE", Priority.LIST))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    waited = await patient
+    assert 0 < waited < 1
+    assert limiter.buckets[OperationType.DELETE].tokens < 1  # the one refilled token went to the patient caller
+
+
+async def test_a_429_holds_every_waiter_until_retry_after() -> None:
+    limiter = SubscriptionLimiter({op: BucketSpec(capacity=5, refill_per_second=100) for op in OperationType})
+    limiter.observe_response("PUT", 429, {}, retry_after=0.3)
+    waited = await asyncio.gather(*(limiter.acquire("PUT") for _ in range(3)))
+    assert all(w >= 0.25 for w in waited)

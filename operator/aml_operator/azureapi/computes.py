@@ -26,6 +26,7 @@ from azure.core.rest import HttpRequest
 
 from aml_operator.azureapi.clients import ArmClient
 from aml_operator.azureapi.errors import classify, parse_retry_after
+from aml_operator.azureapi.ratelimit import CURRENT_PRIORITY, Priority
 from aml_operator.reconcile.external import (
     AzureError,
     AzureErrorInfo,
@@ -108,15 +109,19 @@ class SdkComputeClient:
         self._client_for = client_for
 
     @asynccontextmanager
-    async def _ops(self, target: WorkspaceTarget) -> AsyncIterator[ArmClient]:
+    async def _ops(self, target: WorkspaceTarget, priority: Priority = Priority.OBJECT) -> AsyncIterator[ArmClient]:
         try:
             client = await self._client_for(target.subscription_id)
         except Exception as exc:
             raise to_azure_error(exc) from exc
-        yield client
+        token = CURRENT_PRIORITY.set(priority)
+        try:
+            yield client
+        finally:
+            CURRENT_PRIORITY.reset(token)
 
     async def workspace(self, target: WorkspaceTarget) -> WorkspaceInfo:
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.LIST) as client:
             try:
                 ws = await client.workspaces.get(target.resource_group, target.workspace_name)
             except ResourceNotFoundError as exc:
@@ -150,7 +155,7 @@ class SdkComputeClient:
         return dict(raw or {})
 
     async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.LIST) as client:
             found: list[Observation] = []
             try:
                 async for compute in client.machine_learning_compute.list_by_workspace(
@@ -189,7 +194,7 @@ class SdkComputeClient:
 
     async def delete(self, target: WorkspaceTarget, name: str, action: Literal["Delete", "Detach"]) -> Operation:
         capture = _Capture()
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.IN_FLIGHT) as client:
             try:
                 await client.machine_learning_compute.begin_delete(
                     target.resource_group, target.workspace_name, name, underlying_resource_action=action,
@@ -222,7 +227,7 @@ class SdkComputeClient:
         return Operation(name=action)
 
     async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.IN_FLIGHT) as client:
             try:
                 response = await client._send_request(HttpRequest("GET", url))  # the SDK has no public op
                 if response.status_code == 404:
@@ -246,7 +251,7 @@ class SdkComputeClient:
 
     async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
         """The region's AmlCompute sizes, from the client's catalogue (read at most once an hour)."""
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.LIST) as client:
             async def fetch() -> Sequence[VmSize]:
                 body = await _get_json(client, f"{_provider_path(target)}/locations/{location}/vmSizes")
                 # 2020-08-01 lists them under ``amlCompute``, later versions under ``value``.
@@ -255,7 +260,7 @@ class SdkComputeClient:
 
     async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
         """The region's core usages and limits, from the client's catalogue (read at most once a minute)."""
-        async with self._ops(target) as client:
+        async with self._ops(target, Priority.LIST) as client:
             async def fetch() -> Sequence[Usage]:
                 found: list[Usage] = []
                 url: str | None = f"{_provider_path(target)}/locations/{location}/usages"

@@ -5,15 +5,22 @@ Since 2024 ARM throttles per region, subscription, principal and operation type 
 (subscription, principal) keeps a bucket per operation type; the ``x-ms-ratelimit-remaining-*``
 headers Azure sends back lower our buckets when Azure knows better (other clients share the quota),
 and a 429's ``Retry-After`` empties the bucket until then.
+
+When a bucket is empty, callers wait in order of ``Priority`` (then of arrival): polls of operations
+already running in Azure and deletes go before reads of single computes, which go before lists, so
+work in flight finishes first instead of every object advancing one step at a time together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 
 
 class OperationType(Enum):
@@ -29,6 +36,19 @@ class OperationType(Enum):
         if method == "DELETE":
             return cls.DELETE
         return cls.WRITE
+
+
+class Priority(IntEnum):
+    IN_FLIGHT = 0
+    """Polls of an operation Azure is running, deletes: finishing what was started."""
+    OBJECT = 1
+    """Reads and writes of one compute."""
+    LIST = 2
+    """Workspace-wide lists and the region's catalogue: useful, never urgent."""
+
+
+CURRENT_PRIORITY: ContextVar[Priority] = ContextVar("arm_request_priority", default=Priority.OBJECT)
+"""Set by the adapter around a call; read by the rate-limit policy of every HTTP attempt it makes."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,17 @@ class TokenBucket:
             wait = max(wait, -self.tokens / self.spec.refill_per_second)
         return wait
 
+    def take_if_available(self) -> bool:
+        """Take a token only if one is there now."""
+        self._refill()
+        if self.blocked_until > self.updated or self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def give_back(self) -> None:
+        self.tokens = min(self.spec.capacity, self.tokens + 1.0)
+
     def observe_remaining(self, remaining: int) -> None:
         """Azure's count of what is left is authoritative when it is lower than ours."""
         self._refill()
@@ -97,6 +128,10 @@ class SubscriptionLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.buckets = {op: TokenBucket(spec, clock) for op, spec in specs.items()}
         self.stats = LimiterStats()
+        self._clock = clock
+        self._waiting: dict[OperationType, list[tuple[int, int, asyncio.Future[None]]]] = {op: [] for op in specs}
+        self._dispatchers: dict[OperationType, asyncio.Task[None]] = {}
+        self._arrival = itertools.count()
 
     def reserve(self, method: str) -> float:
         wait = self.buckets[OperationType.of_method(method)].reserve()
@@ -106,11 +141,40 @@ class SubscriptionLimiter:
             self.stats.waited_seconds += wait
         return wait
 
-    async def acquire(self, method: str) -> float:
-        wait = self.reserve(method)
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
+    async def acquire(self, method: str, priority: Priority | None = None) -> float:
+        """Wait for a token of the method's bucket, behind every waiter of higher priority; return the wait."""
+        op = OperationType.of_method(method)
+        waiting = self._waiting[op]
+        self.stats.requests += 1
+        if not waiting and self.buckets[op].take_if_available():
+            return 0.0
+        started = self._clock()
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        rank = priority if priority is not None else CURRENT_PRIORITY.get()
+        heapq.heappush(waiting, (int(rank), next(self._arrival), turn))
+        dispatcher = self._dispatchers.get(op)
+        if dispatcher is None or dispatcher.done():
+            self._dispatchers[op] = asyncio.get_running_loop().create_task(self._dispatch(op))
+        await turn
+        waited = self._clock() - started
+        self.stats.throttled_waits += 1
+        self.stats.waited_seconds += waited
+        return waited
+
+    async def _dispatch(self, op: OperationType) -> None:
+        """Hand out the bucket's tokens as they refill, each to the first waiter in priority order."""
+        bucket, waiting = self.buckets[op], self._waiting[op]
+        while waiting:
+            wait = bucket.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            while waiting:
+                turn = heapq.heappop(waiting)[2]
+                if not turn.done():  # a caller cancelled while waiting has left
+                    turn.set_result(None)
+                    break
+            else:
+                bucket.give_back()
 
     def observe_response(self, method: str, status: int, headers: Mapping[str, str],
                          retry_after: float | None) -> None:
