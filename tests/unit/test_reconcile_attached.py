@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import pytest
+from fake_azure import FakeAzure
 
 from aml_operator.api.attached_compute import AttachedCompute
 from aml_operator.api.inference_cluster import InferenceCluster
@@ -22,11 +23,7 @@ from aml_operator.reconcile.external import (
     AzureError,
     JsonDict,
     Observation,
-    Operation,
-    OperationStatus,
-    Usage,
     VmSize,
-    WorkspaceInfo,
     WorkspaceTarget,
 )
 from aml_operator.reconcile.inference_cluster import InferenceClusterDriver
@@ -50,67 +47,8 @@ VM_ID = f"{RG}/Microsoft.Compute/virtualMachines/vm1"
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----planted-----END OPENSSH PRIVATE KEY-----"
 
 
-class FakeAzure:
-    """Computes as wire JSON in a dict; every call recorded."""
-
-    def __init__(self) -> None:
-        self.computes: dict[str, JsonDict] = {}
-        self.calls: list[tuple[Any, ...]] = []
-        self.fail: AzureError | None = None
-        self.keys: JsonDict = {"computeType": "AKS", "userKubeConfig": "apiVersion: v1\nkind: Config\n"}
-
-    def writes(self) -> list[tuple[Any, ...]]:
-        return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
-
-    def bodies(self) -> list[JsonDict]:
-        return [c[2] for c in self.calls if c[0] == "put"]
-
-    async def workspace(self, target: WorkspaceTarget) -> WorkspaceInfo:
-        return WorkspaceInfo("westeurope", target.arm_id)
-
-    async def get(self, target: WorkspaceTarget, name: str) -> Observation | None:
-        self.calls.append(("get", name))
-        return Observation(name, self.computes[name]) if name in self.computes else None
-
-    async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
-        return [Observation(n, c) for n, c in self.computes.items()]
-
-    async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
-        self.calls.append(("put", name, body))
-        if self.fail:
-            raise self.fail
-        created = name not in self.computes
-        resource = json.loads(json.dumps({**body, "id": target.compute_id(name), "name": name}))
-        resource["properties"]["provisioningState"] = "Succeeded"
-        self.computes[name] = resource
-        return Operation("Create" if created else "Update", None)
-
-    async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
-        self.calls.append(("patch", name))
-        return Operation("Update", None)
-
-    async def delete(self, target: WorkspaceTarget, name: str, action: Literal["Delete", "Detach"]) -> Operation:
-        self.calls.append(("delete", name, action))
-        self.computes.pop(name, None)
-        return Operation(action, None)
-
-    async def power(self, target: WorkspaceTarget, name: str, action: Literal["Start", "Stop", "Restart"]) -> Operation:
-        self.calls.append(("power", name, action))
-        return Operation(action, None)
-
-    async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
-        return OperationStatus("Succeeded")
-
-    async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
-        self.calls.append(("vm_sizes", location))
-        return SIZES
-
-    async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
-        return []
-
-    async def list_keys(self, target: WorkspaceTarget, name: str) -> JsonDict:
-        self.calls.append(("list_keys", name))
-        return self.keys
+def fake_azure() -> FakeAzure:
+    return FakeAzure(sizes=SIZES, long_running=False)
 
 
 def meta(name: str) -> JsonDict:
@@ -168,7 +106,7 @@ CREATE = {"location": "northeurope", "agentVmSize": "Standard_D3_v2", "agentCoun
 ])
 async def test_production_needs_twelve_vcpus_before_any_write(size: str, count: int, purpose: str,
                                                               refused: str | None) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = inference(create={**CREATE, "agentVmSize": size, "agentCount": count, "purpose": purpose})
     outcome = await reconcile_compute(obj, InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
     assert ("vm_sizes", "northeurope") in azure.calls, "checked against the cluster's region"
@@ -182,7 +120,7 @@ async def test_production_needs_twelve_vcpus_before_any_write(size: str, count: 
 
 
 async def test_unknown_agent_size_is_refused_before_any_write() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = inference(create={**CREATE, "agentVmSize": "Standard_Nope"})
     outcome = await reconcile_compute(obj, InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
     assert ready(outcome.status) == ("False", "VmSizeNotAvailable")
@@ -192,10 +130,10 @@ async def test_unknown_agent_size_is_refused_before_any_write() -> None:
 # -- InferenceCluster: bodies, status, deletion -------------------------------------------------------------
 
 async def test_create_sends_the_cluster_purpose_and_region_and_reaches_ready() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     azure_status = await until_at_rest(inference(create=CREATE), InferenceClusterDriver(),
                                        ctx(azure, "InferenceCluster"))
-    (body,) = azure.bodies()
+    (body,) = azure.bodies
     assert body["location"] == "northeurope"
     assert body["properties"]["computeType"] == "AKS"
     assert "resourceId" not in body["properties"]
@@ -207,18 +145,18 @@ async def test_create_sends_the_cluster_purpose_and_region_and_reaches_ready() -
 
 
 async def test_devtest_purpose_reaches_azure_as_devtest() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     await until_at_rest(inference(create={**CREATE, "purpose": "DevTest", "agentCount": 1}),
                         InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
-    assert azure.bodies()[0]["properties"]["properties"]["clusterPurpose"] == "DevTest"
+    assert azure.bodies[0]["properties"]["properties"]["clusterPurpose"] == "DevTest"
 
 
 async def test_attach_sends_the_aks_id_without_prechecks_and_detaches_by_default() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = inference(attach={"aksResourceId": AKS_ID})
     status = await until_at_rest(obj, InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
     assert not [c for c in azure.calls if c[0] == "vm_sizes"]
-    (body,) = azure.bodies()
+    (body,) = azure.bodies
     assert body["properties"]["resourceId"] == AKS_ID
     assert body["location"] == "westeurope"
     assert status["deletionPolicy"] == "Detach"
@@ -228,7 +166,7 @@ async def test_attach_sends_the_aks_id_without_prechecks_and_detaches_by_default
 
 
 async def test_created_cluster_is_deleted_with_its_aks_by_default() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = inference(create=CREATE)
     status = await until_at_rest(obj, InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
     obj = InferenceCluster.model_validate({**obj.to_json(), "status": status})
@@ -237,7 +175,7 @@ async def test_created_cluster_is_deleted_with_its_aks_by_default() -> None:
 
 
 async def test_attach_refused_by_azure_surfaces_as_a_condition() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     azure.fail = AzureError("InvalidResourceReference", 400, "InvalidResourceReference", False,
                             f"The resource '{AKS_ID}' referenced by property 'properties.resourceId' was not found.")
     status = await until_at_rest(inference(attach={"aksResourceId": AKS_ID}), InferenceClusterDriver(),
@@ -247,7 +185,7 @@ async def test_attach_refused_by_azure_surfaces_as_a_condition() -> None:
 
 
 async def test_attaching_another_cluster_than_azure_has_is_refused_as_immutable() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = inference(attach={"aksResourceId": AKS_ID})
     status = await until_at_rest(obj, InferenceClusterDriver(), ctx(azure, "InferenceCluster"))
     azure.computes["aks"]["properties"]["resourceId"] = AKS_ID.replace("aks1", "aks2")
@@ -261,7 +199,7 @@ TLS = {"tls.crt": "CERT-1", "tls.key": "KEY-planted-1"}
 
 
 async def test_ssl_certificate_goes_to_azure_and_only_its_version_to_status() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     driver = InferenceClusterDriver()
     obj = inference(create=CREATE, ssl=SSL)
     (need,) = driver.secret_needs(obj)
@@ -270,14 +208,14 @@ async def test_ssl_certificate_goes_to_azure_and_only_its_version_to_status() ->
                                             "not 'kubernetes.io/tls'")
     assert need.missing(TLS, "kubernetes.io/tls") is None
     status = await until_at_rest(obj, driver, ctx(azure, "InferenceCluster", TLS, {"tls": "100"}))
-    ssl = azure.bodies()[0]["properties"]["properties"]["sslConfiguration"]
+    ssl = azure.bodies[0]["properties"]["properties"]["sslConfiguration"]
     assert ssl == {"status": "Enabled", "cert": "CERT-1", "key": "KEY-planted-1", "cname": "ml.example.com"}
     assert status["appliedReferenceVersions"] == ["tls@100"]
     assert "KEY-planted-1" not in json.dumps(status)
 
 
 async def test_a_rotated_tls_secret_is_sent_again_even_on_a_drift_pass() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     driver = InferenceClusterDriver()
     obj = inference(create=CREATE, ssl=SSL)
     status = await until_at_rest(obj, driver, ctx(azure, "InferenceCluster", TLS, {"tls": "100"}))
@@ -286,24 +224,24 @@ async def test_a_rotated_tls_secret_is_sent_again_even_on_a_drift_pass() -> None
     unchanged = ctx(azure, "InferenceCluster", TLS, {"tls": "100"})
     unchanged.observed, unchanged.observed_given = Observation("aks", azure.computes["aks"]), True
     await reconcile_compute(obj, driver, unchanged)
-    assert len(azure.bodies()) == 1, "same version: nothing to send"
+    assert len(azure.bodies) == 1, "same version: nothing to send"
 
     rotated = ctx(azure, "InferenceCluster", {"tls.crt": "CERT-2", "tls.key": "KEY-2"}, {"tls": "101"})
     rotated.observed, rotated.observed_given = Observation("aks", azure.computes["aks"]), True
     outcome = await reconcile_compute(obj, driver, rotated)
-    assert azure.bodies()[-1]["properties"]["properties"]["sslConfiguration"]["cert"] == "CERT-2"
+    assert azure.bodies[-1]["properties"]["properties"]["sslConfiguration"]["cert"] == "CERT-2"
     assert outcome.status["appliedReferenceVersions"] == ["tls@101"]
     assert "a referenced Secret changed" in outcome.events[-1].message
 
 
 async def test_agent_count_change_is_a_put_and_agent_size_change_is_refused() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     driver = InferenceClusterDriver()
     obj = inference(create=CREATE)
     status = await until_at_rest(obj, driver, ctx(azure, "InferenceCluster"))
     more = inference(status, create={**CREATE, "agentCount": 4})
     await reconcile_compute(more, driver, ctx(azure, "InferenceCluster"))
-    assert azure.bodies()[-1]["properties"]["properties"]["agentCount"] == 4
+    assert azure.bodies[-1]["properties"]["properties"]["agentCount"] == 4
     bigger = inference(status, create={**CREATE, "agentVmSize": "Standard_D2_v2", "agentCount": 4})
     outcome = await reconcile_compute(bigger, driver, ctx(azure, "InferenceCluster"))
     assert ready(outcome.status) == ("False", "ImmutableFieldChanged")
@@ -332,11 +270,11 @@ ATTACH_CASES: list[tuple[str, str, JsonDict, dict[str, str], JsonDict]] = [
                          ids=[case[0] for case in ATTACH_CASES])
 async def test_each_type_attaches_with_its_properties_and_detaches_by_default(
         type_: str, resource_id: str, spec: JsonDict, secrets: dict[str, str], properties: JsonDict) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = attached(type_, resource_id, **spec)
     driver = driver_for(obj)
     status = await until_at_rest(obj, driver, ctx(azure, "AttachedCompute", secrets, {"s": "1"} if secrets else {}))
-    (body,) = azure.bodies()
+    (body,) = azure.bodies
     assert body["properties"]["computeType"] == type_
     assert body["properties"]["resourceId"] == resource_id
     assert body["properties"]["properties"] == properties
@@ -351,7 +289,7 @@ async def test_each_type_attaches_with_its_properties_and_detaches_by_default(
 async def test_a_password_gets_a_warning_that_recommends_keys_and_a_key_does_not() -> None:
     for secrets, warned in (({"username": "u", "password": "pw-planted"}, True),
                             ({"username": "u", "privateKey": KEY}, False)):
-        azure = FakeAzure()
+        azure = fake_azure()
         obj = attached("VirtualMachine", VM_ID, address="vm1.example.com", credentialsSecretRef={"name": "ssh"})
         first = await reconcile_compute(obj, driver_for(obj), ctx(azure, "AttachedCompute", secrets, {"ssh": "1"}))
         obj = AttachedCompute.model_validate({**obj.to_json(), "status": first.status})
@@ -362,24 +300,24 @@ async def test_a_password_gets_a_warning_that_recommends_keys_and_a_key_does_not
 
 
 async def test_rotated_credentials_update_the_attachment() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     obj = attached("Databricks", f"{RG}/Microsoft.Databricks/workspaces/dbw1", accessTokenSecretRef={"name": "dbw"})
     driver = driver_for(obj)
     status = await until_at_rest(obj, driver, ctx(azure, "AttachedCompute", {"accessToken": "t1"}, {"dbw": "7"}))
     obj = AttachedCompute.model_validate({**obj.to_json(), "status": status})
     outcome = await reconcile_compute(obj, driver, ctx(azure, "AttachedCompute", {"accessToken": "t2"}, {"dbw": "8"}))
-    assert [b["properties"]["properties"]["databricksAccessToken"] for b in azure.bodies()] == ["t1", "t2"]
+    assert [b["properties"]["properties"]["databricksAccessToken"] for b in azure.bodies] == ["t1", "t2"]
     assert outcome.status["appliedReferenceVersions"] == ["dbw@8"]
 
 
 async def test_an_address_change_is_sent_with_a_put() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     secrets = {"username": "u", "privateKey": KEY}
     obj = attached("VirtualMachine", VM_ID, address="10.0.0.4", credentialsSecretRef={"name": "ssh"})
     status = await until_at_rest(obj, driver_for(obj), ctx(azure, "AttachedCompute", secrets, {"ssh": "1"}))
     moved = attached("VirtualMachine", VM_ID, status, address="10.0.0.5", credentialsSecretRef={"name": "ssh"})
     outcome = await reconcile_compute(moved, driver_for(moved), ctx(azure, "AttachedCompute", secrets, {"ssh": "1"}))
-    assert azure.bodies()[-1]["properties"]["properties"]["address"] == "10.0.0.5"
+    assert azure.bodies[-1]["properties"]["properties"]["address"] == "10.0.0.5"
     assert "spec.address changed" in outcome.message
 
 
@@ -435,7 +373,7 @@ async def kubeconfig_pass(azure: FakeAzure, existing: Stored | None) -> tuple[li
 
 
 async def test_kubeconfig_written_from_list_keys_when_absent() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     events, writes = await kubeconfig_pass(azure, None)
     assert writes[0][0] == {KUBECONFIG_KEY: azure.keys["userKubeConfig"]}
     assert [e.reason for e in events] == ["KubeconfigWritten"]
@@ -443,14 +381,14 @@ async def test_kubeconfig_written_from_list_keys_when_absent() -> None:
 
 
 async def test_fresh_kubeconfig_costs_no_azure_call() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     events, writes = await kubeconfig_pass(azure, written("cfg", NOW))
     assert (events, writes) == ([], [])
     assert ("list_keys", "aks") not in azure.calls
 
 
 async def test_a_secret_the_cluster_does_not_own_is_never_overwritten() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     events, writes = await kubeconfig_pass(azure, written("cfg", NOW - timedelta(days=1), owner="someone-else"))
     assert writes == []
     assert [e.reason for e in events] == ["KubeconfigSecretNotOwned"]

@@ -6,11 +6,11 @@ core's decisions: what it writes to Azure, in which order, and what the status s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import pytest
+from fake_azure import FakeAzure
 
 from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
@@ -21,11 +21,9 @@ from aml_operator.reconcile.external import (
     AzureError,
     JsonDict,
     Observation,
-    Operation,
     OperationStatus,
     Usage,
     VmSize,
-    WorkspaceInfo,
     WorkspaceTarget,
 )
 from aml_operator.reconcile.ownership import Owner
@@ -40,66 +38,8 @@ USAGES = [
 ]
 
 
-class FakeAzure:
-    """Records every call; computes live in a dict of wire-format JSON."""
-
-    def __init__(self) -> None:
-        self.computes: dict[str, JsonDict] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.operations: dict[str, OperationStatus] = {}
-        self.fail: AzureError | None = None
-        self.refuse_writes: AzureError | None = None
-
-    def writes(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
-
-    async def workspace(self, target: WorkspaceTarget) -> WorkspaceInfo:
-        return WorkspaceInfo("westeurope", target.arm_id)
-
-    async def get(self, target: WorkspaceTarget, name: str) -> Observation | None:
-        self.calls.append(("get", name))
-        if self.fail:
-            raise self.fail
-        return Observation(name, self.computes[name]) if name in self.computes else None
-
-    async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
-        self.calls.append(("list",))
-        return [Observation(n, c) for n, c in self.computes.items()]
-
-    async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
-        self.calls.append(("put", name))
-        if self.fail or self.refuse_writes:
-            raise self.fail or self.refuse_writes
-        created = name not in self.computes
-        resource = {**body, "id": target.compute_id(name), "name": name}
-        resource["properties"] = {**body["properties"], "provisioningState": "Creating"}
-        self.computes[name] = resource
-        self.operations[f"op-{name}"] = OperationStatus("InProgress")
-        return Operation("Create" if created else "Update", f"op-{name}")
-
-    async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
-        self.calls.append(("patch", name))
-        self.computes[name]["properties"]["properties"]["scaleSettings"] = scale_settings
-        return Operation("Update", f"op-{name}")
-
-    async def delete(self, target: WorkspaceTarget, name: str, action: Literal["Delete", "Detach"]) -> Operation:
-        self.calls.append(("delete", name, action))
-        self.computes.pop(name, None)
-        return Operation(action, f"op-{name}")
-
-    async def power(self, target: WorkspaceTarget, name: str, action: Literal["Start", "Stop", "Restart"]) -> Operation:
-        self.calls.append(("power", name, action))
-        return Operation(action, None)
-
-    async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
-        self.calls.append(("poll", url))
-        return self.operations.get(url, OperationStatus("Succeeded"))
-
-    async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
-        return SIZES
-
-    async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
-        return USAGES
+def fake_azure() -> FakeAzure:
+    return FakeAzure(sizes=SIZES, usages=USAGES)
 
 
 def cluster(status: JsonDict | None = None, annotations: dict[str, str] | None = None, **spec: Any) -> ComputeCluster:
@@ -146,7 +86,7 @@ def existing(azure: FakeAzure, tags: dict[str, str], state: str = "Succeeded", *
 
 
 async def test_create_records_intent_before_the_put_then_puts_once() -> None:
-    azure, driver = FakeAzure(), ComputeClusterDriver()
+    azure, driver = fake_azure(), ComputeClusterDriver()
     first = await reconcile_compute(cluster(), driver, ctx(azure))
     assert azure.writes() == []
     assert first.status["lastOperation"]["operationStatus"] == "Pending"
@@ -167,7 +107,7 @@ async def test_create_records_intent_before_the_put_then_puts_once() -> None:
 
 
 async def test_a_crash_after_the_put_does_not_create_twice() -> None:
-    azure, driver = FakeAzure(), ComputeClusterDriver()
+    azure, driver = fake_azure(), ComputeClusterDriver()
     first = await reconcile_compute(cluster(), driver, ctx(azure))
     await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
     # The status write after the PUT was lost: the operator restarts from the Pending marker.
@@ -178,7 +118,7 @@ async def test_a_crash_after_the_put_does_not_create_twice() -> None:
 
 
 async def test_operation_in_flight_is_polled_not_repeated() -> None:
-    azure, driver = FakeAzure(), ComputeClusterDriver()
+    azure, driver = fake_azure(), ComputeClusterDriver()
     status = (await reconcile_compute(cluster(), driver, ctx(azure))).status
     status = (await reconcile_compute(cluster(status=status), driver, ctx(azure))).status
     polled = await reconcile_compute(cluster(status=status), driver, ctx(azure))
@@ -208,7 +148,7 @@ async def test_operation_in_flight_is_polled_not_repeated() -> None:
 async def test_adoption_only_on_request(
     tags: dict[str, str], annotations: dict[str, str], reason: str, writes: list[tuple[str, ...]]
 ) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, tags)
     result = await reconcile_compute(cluster(annotations=annotations), ComputeClusterDriver(), ctx(azure))
     assert condition(result.status, "Ready")[1] == reason
@@ -216,7 +156,7 @@ async def test_adoption_only_on_request(
 
 
 async def test_scale_change_is_a_patch_not_a_put() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags())
     spec = {"scaleSettings": {"minNodeCount": 1, "maxNodeCount": 6}}
     result = await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))
@@ -225,7 +165,7 @@ async def test_scale_change_is_a_patch_not_a_put() -> None:
 
 
 async def test_immutable_difference_is_refused_without_writes() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags())
     result = await reconcile_compute(cluster(vmSize="Standard_NC6"), ComputeClusterDriver(), ctx(azure))
     assert azure.writes() == []
@@ -242,14 +182,14 @@ async def test_immutable_difference_is_refused_without_writes() -> None:
     ],
 )
 async def test_prechecks_refuse_before_any_write(spec: JsonDict, reason: str) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     result = await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))
     assert azure.writes() == []
     assert condition(result.status, "Stalled") == ("True", reason)
 
 
 async def test_quota_exactly_full_is_accepted() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     result = await reconcile_compute(
         cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}), ComputeClusterDriver(), ctx(azure)
     )
@@ -257,7 +197,7 @@ async def test_quota_exactly_full_is_accepted() -> None:
 
 
 async def test_deleted_behind_our_back_is_recreated_with_an_event() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     status = {
         "azureResourceId": TARGET.compute_id("cpu"),
         "lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"},
@@ -268,7 +208,7 @@ async def test_deleted_behind_our_back_is_recreated_with_an_event() -> None:
 
 
 async def test_a_maximum_beyond_quota_is_created_with_a_warning() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     result = await reconcile_compute(
         cluster(scaleSettings={"minNodeCount": 0, "maxNodeCount": 7}), ComputeClusterDriver(), ctx(azure))
     assert condition(result.status, "Reconciling") == ("True", "Creating")
@@ -287,7 +227,7 @@ async def test_a_maximum_beyond_quota_is_created_with_a_warning() -> None:
 )
 async def test_a_failed_look_never_leaves_ready_true(error: AzureError, ready: str, reason: str,
                                                      retry_in: float | None) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags())
     was_ready = (await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))).status
     assert condition(was_ready, "Ready") == ("True", "Succeeded")
@@ -302,7 +242,7 @@ async def test_a_failed_look_never_leaves_ready_true(error: AzureError, ready: s
 
 
 async def test_skip_annotation_pauses_writes() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags())
     obj = cluster(annotations={"azureml.dev/reconcile": "skip"}, scaleSettings={"minNodeCount": 2, "maxNodeCount": 4})
     result = await reconcile_compute(obj, ComputeClusterDriver(), ctx(azure))
@@ -322,7 +262,7 @@ async def test_skip_annotation_pauses_writes() -> None:
 async def test_delete_honours_policy_and_ownership(
     policy: str, tags: dict[str, str], writes: list[tuple[str, ...]], finished: bool
 ) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, tags)
     result = await delete_compute(cluster(deletionPolicy=policy), ComputeClusterDriver(), ctx(azure))
     assert azure.writes() == writes
@@ -330,7 +270,7 @@ async def test_delete_honours_policy_and_ownership(
 
 
 async def test_delete_finishes_only_when_azure_confirms() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags())
     started = await delete_compute(cluster(), ComputeClusterDriver(), ctx(azure))
     assert not started.finished
@@ -362,7 +302,7 @@ def instance(state: str) -> ComputeInstance:
 async def test_instance_state_follows_the_spec(
     wanted: str, azure_state: str, writes: list[tuple[str, ...]], reason: str
 ) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     azure.computes["cpu"] = {
         "id": "x",
         "tags": OWNER.tags(),
@@ -378,7 +318,7 @@ async def test_instance_state_follows_the_spec(
 
 
 async def test_a_stalled_object_warns_once_not_on_every_pass() -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, {})
     first = await reconcile_compute(cluster(), ComputeClusterDriver(), ctx(azure))
     again = await reconcile_compute(cluster(status=first.status), ComputeClusterDriver(), ctx(azure))
@@ -402,7 +342,7 @@ def resync(azure: FakeAzure, at: datetime = NOW, seen: Any = "list") -> ComputeC
      ({}, "Failed", "ProvisioningFailed")],
 )
 async def test_the_list_pass_agrees_with_the_get_pass(spec: JsonDict, state: str, reason: str) -> None:
-    azure = FakeAzure()
+    azure = fake_azure()
     existing(azure, OWNER.tags(), state=state)
     status = (await reconcile_compute(cluster(**spec), ComputeClusterDriver(), ctx(azure))).status
     for _ in range(3):
@@ -414,7 +354,7 @@ async def test_the_list_pass_agrees_with_the_get_pass(spec: JsonDict, state: str
 
 
 async def test_a_refused_first_put_waits_for_its_backoff_without_flapping() -> None:
-    azure, driver = FakeAzure(), ComputeClusterDriver()
+    azure, driver = fake_azure(), ComputeClusterDriver()
     status = (await reconcile_compute(cluster(), driver, ctx(azure))).status
     azure.refuse_writes = AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role")
     refused = await reconcile_compute(cluster(status=status), driver, ctx(azure))
@@ -433,7 +373,7 @@ async def test_a_refused_first_put_waits_for_its_backoff_without_flapping() -> N
 
 
 async def test_a_changed_secret_or_workspace_retries_at_once() -> None:
-    azure, driver = FakeAzure(), ComputeClusterDriver()
+    azure, driver = fake_azure(), ComputeClusterDriver()
     existing(azure, OWNER.tags())
     azure.fail = AzureError("AuthorizationFailed", 403, "AuthorizationFailed", False, "no role")
     first = ctx(azure)

@@ -20,9 +20,6 @@ from aml_operator.reconcile.prechecks import Refusal, check_quota, check_vm_size
 
 RUNNING_STATES = {"running", "jobrunning"}
 STOPPED_STATES = {"stopped"}
-# States Azure passes through on its own; the operator waits for them to end.
-TRANSITIONAL = {"creating", "starting", "stopping", "restarting", "settingup", "usersettingup", "deleting",
-                "unknown"}
 
 
 class ComputeInstanceDriver(DriverDefaults):

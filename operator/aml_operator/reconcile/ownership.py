@@ -53,6 +53,3 @@ def with_owner_tags(user_tags: Mapping[str, str] | None, owner: Owner) -> dict[s
     """User tags plus ours; ours win, so a user cannot forge or drop ownership by a tag in the spec."""
     return {**(user_tags or {}), **owner.tags()}
 
-
-def user_tags_of(tags: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if k not in (OWNER_TAG, CLUSTER_TAG)}
