@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aml_operator.api.base import GROUP, VERSION
-from aml_operator.api.common import ComputeResource
+from aml_operator.api.common import ComputeResource, RetryStatus
 from aml_operator.api.conditions import READY
 from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.api.workspace import Workspace
@@ -33,6 +33,7 @@ from aml_operator.reconcile.kubeconfig import SecretView, sync_kubeconfig
 from aml_operator.reconcile.outcome import Event, Outcome
 from aml_operator.reconcile.ownership import Owner
 from aml_operator.reconcile.prerequisites import LastGoodCredentials, gather
+from aml_operator.reconcile.retry import due, next_check
 from aml_operator.reconcile.workspace import (
     ResolvedCredentials,
     reconcile_workspace,
@@ -55,6 +56,8 @@ class Runtime:
         self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
         self._credentials = LastGoodCredentials()
+        self._workspace_checks: dict[tuple[str, str], RetryStatus] = {}
+        """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
 
     async def close(self) -> None:
         await self.clients.close()
@@ -67,9 +70,20 @@ class Runtime:
         async def connect(resolved: ResolvedCredentials) -> SdkComputeClient:
             return await self.connect(resolved, workspace.spec.cloud)
 
-        return await reconcile_workspace(workspace, connect, self.secrets.read,
-                                         self.settings.may_use_operator_identity, now(),
-                                         retry_after=max(self.settings.poll_interval, 30.0))
+        key = (workspace.metadata.namespace, workspace.metadata.name)
+        result = await reconcile_workspace(workspace, connect, self.secrets.read,
+                                           self.settings.may_use_operator_identity, now())
+        self._workspace_checks[key] = next_check(self._workspace_checks.get(key), result, now(),
+                                                 self.settings.drift_interval, self.settings.poll_interval,
+                                                 _jitter(workspace.metadata.uid or workspace.metadata.name))
+        return result
+
+    async def recheck_workspace(self, workspace: Workspace) -> Outcome | None:
+        """The timer's pass: None when the Workspace is not due."""
+        check = self._workspace_checks.get((workspace.metadata.namespace, workspace.metadata.name))
+        if check is not None and not due(check, now(), ""):
+            return None
+        return await self.reconcile_workspace(workspace)
 
     async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
                        *, deleting: bool = False) -> ComputeContext | Outcome:

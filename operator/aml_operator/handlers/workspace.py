@@ -14,7 +14,7 @@ from aml_operator.runtime import Runtime, now
 from aml_operator.settings import Settings
 
 PLURAL = "workspaces"
-RECHECK = Settings.from_env().drift_interval
+POLL = Settings.from_env().poll_interval
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -28,19 +28,23 @@ def workspaces_by_name(namespace: str, name: str, body: kopf.Body, **_: Any) -> 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="workspace_reconcile")
 async def workspace_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                               **_: Any) -> None:
+    """A change or a restart: look at once. Retries are the recheck timer's."""
     runtime: Runtime = memo.runtime
     result = await runtime.reconcile_workspace(Workspace.model_validate(body))
     outcome.apply(result, body, patch, logger)
-    outcome.requeue(result)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, id="workspace_recheck", interval=RECHECK, idle=RECHECK)
+@kopf.timer(GROUP, VERSION, PLURAL, id="workspace_recheck", interval=POLL, idle=POLL)
 async def workspace_recheck(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                             **_: Any) -> None:
-    """Credentials expire and roles change: look again now and then."""
+    """Credentials expire and roles change: a Ready Workspace is checked once per drift interval, one in
+    trouble on the retry schedule, so computes waiting for it go on soon after Azure or the Secret is fixed."""
+    if body.metadata.get("deletionTimestamp"):
+        return
     runtime: Runtime = memo.runtime
-    result = await runtime.reconcile_workspace(Workspace.model_validate(body))
-    outcome.apply(result, body, patch, logger)
+    result = await runtime.recheck_workspace(Workspace.model_validate(body))
+    if result is not None:
+        outcome.apply(result, body, patch, logger)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="workspace_delete")

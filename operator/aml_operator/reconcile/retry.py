@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from aml_operator.api.common import RetryStatus
+from aml_operator.reconcile.outcome import Outcome
 
 RetryClass = Literal["soon", "backoff", "never"]
 
@@ -48,7 +49,7 @@ def backoff_seconds(attempt: int, jitter: float) -> float:
 
 
 def schedule(previous: RetryStatus | None, klass: RetryClass, reason: str, now: datetime, inputs: str, *,
-             poll_interval: float, retry_after: float | None, jitter: float) -> RetryStatus | None:
+             poll_interval: float, retry_after: float | None, jitter: float) -> RetryStatus:
     """The retry to record after a failure; for ``never`` without a time: only an edit runs the step again."""
     attempt = previous.attempt + 1 if previous is not None and previous.reason == reason else 1
     if klass == "never":
@@ -68,3 +69,14 @@ def due(retry: RetryStatus | None, now: datetime, inputs: str) -> bool:
     if retry.next_attempt_time is None:
         return False
     return now >= retry.next_attempt_time or retry.inputs != inputs
+
+
+def next_check(previous: RetryStatus | None, result: Outcome, now: datetime, recheck: float, poll_interval: float,
+               jitter: float) -> RetryStatus:
+    """When to look at a Workspace again: after ``recheck`` seconds when it was reached, else on the
+    schedule of its failure's class (an invalid spec is looked at again only when it changes)."""
+    if result.state == "ready":
+        return RetryStatus(reason="Ready", attempt=1, next_attempt_time=now + timedelta(seconds=recheck))
+    klass = retry_class(result.reason, retryable=result.state == "unknown")
+    return schedule(previous, klass, result.reason, now, "", poll_interval=poll_interval,
+                    retry_after=result.requeue_after, jitter=jitter)

@@ -71,7 +71,8 @@ def is_ready(workspace: Workspace) -> bool:
 
 async def reconcile_workspace(workspace: Workspace, connect: Callable[[ResolvedCredentials], Awaitable[ComputeClient]],
                               read_secret: SecretReader, operator_identity_allowed: Callable[[str], bool],
-                              now: datetime, retry_after: float) -> Outcome:
+                              now: datetime) -> Outcome:
+    """One look at the credentials and the workspace; the caller schedules the next one (``retry``)."""
     status = workspace.status.model_copy(deep=True)
     generation = workspace.metadata.generation
     was_ready = is_ready(workspace)
@@ -93,15 +94,14 @@ async def reconcile_workspace(workspace: Workspace, connect: Callable[[ResolvedC
     try:
         resolved = await resolve_credentials(workspace, read_secret, operator_identity_allowed)
     except CredentialsRefused as exc:
-        return result("stalled", exc.reason, exc.message, requeue=retry_after)
+        return result("stalled", exc.reason, exc.message)
     target = target_of(workspace)
     try:
         client = await connect(resolved)
         info = await client.workspace(target)
     except AzureError as exc:
-        # Even "terminal" errors are retried slowly here: someone may grant the role or fix the Secret.
         state: State = "unknown" if exc.retryable else "stalled"
-        return result(state, exc.reason, exc.message, requeue=max(retry_after, exc.retry_after or 0))
+        return result(state, exc.reason, exc.message, requeue=exc.retry_after)
     status.location = info.location
     status.azure_resource_id = info.arm_id
     status.provisioning_state = "Succeeded"
