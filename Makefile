@@ -96,3 +96,14 @@ checkov: $(CHECKOV_VENV)/.installed ## checkov over the charts, the kustomize ou
 
 test-delivery: venv controlplane ## the delivery tests on the real control plane
 	$(VENV)/bin/pytest tests/delivery $(PYTEST_ARGS)
+
+# -- image and release (tools/image) ---------------------------------------------------------------
+DIST ?= dist
+
+.PHONY: image release
+
+image: ## build the operator image (buildah, docker or podman; offline Debian base when no registry answers)
+	@bash tools/image/build.sh
+
+release: controlplane ## the image as an OCI archive and both charts packaged, in $(DIST)/ (docs/delivery.md)
+	@HELM=$(HELM) DIST=$(DIST) bash tools/image/release.sh
