@@ -75,7 +75,8 @@ class Runtime:
                                            self.settings.may_use_operator_identity, now())
         self._workspace_checks[key] = next_check(self._workspace_checks.get(key), result, now(),
                                                  self.settings.drift_interval, self.settings.poll_interval,
-                                                 _jitter(workspace.metadata.uid or workspace.metadata.name))
+                                                 _jitter(workspace.metadata.uid or workspace.metadata.name),
+                                                 self.settings.retry_backoff)
         return result
 
     async def recheck_workspace(self, workspace: Workspace) -> Outcome | None:
@@ -102,6 +103,7 @@ class Runtime:
             client=await self.connect(found.credentials, workspace.spec.cloud), target=target_of(workspace),
             location=str(workspace.status.location), owner=owner, now=now(),
             poll_interval=self.settings.poll_interval, secrets=found.secrets, secret_versions=found.secret_versions,
+            backoff_base=self.settings.retry_backoff,
         )
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,

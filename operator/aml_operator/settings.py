@@ -68,6 +68,9 @@ class Settings:
     """Seconds between observations of a workspace's computes (AML_DRIFT_INTERVAL)."""
     poll_interval: float = 10.0
     """Seconds between checks of an Azure operation in flight (AML_POLL_INTERVAL)."""
+    retry_backoff: float = 30.0
+    """Seconds before the first retry of a failure that needs a person (credentials, role, quota); the wait
+    doubles on each failure up to 20 times this (AML_RETRY_BACKOFF)."""
     metrics_port: int = 8081
     """Port of the Prometheus metrics endpoint /metrics (AML_METRICS_PORT); 0 turns it off."""
     log_format: str = "text"
@@ -102,6 +105,7 @@ class Settings:
             operator_identity_namespaces=_csv(env.get("AML_OPERATOR_IDENTITY_NAMESPACES")),
             drift_interval=_float(env, "AML_DRIFT_INTERVAL", cls.drift_interval),
             poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
+            retry_backoff=_float(env, "AML_RETRY_BACKOFF", cls.retry_backoff),
             metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),
             cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
             log_format=_log_format(env.get("AML_LOG_FORMAT")),

@@ -48,7 +48,7 @@ from aml_operator.reconcile.planner import (
     plan_delete,
 )
 from aml_operator.reconcile.prechecks import Refusal
-from aml_operator.reconcile.retry import due, retry_class, schedule
+from aml_operator.reconcile.retry import BACKOFF_BASE, due, retry_class, schedule
 from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
 PENDING = "Pending"
@@ -145,6 +145,8 @@ class ComputeContext:
     """Versions of the Workspace and Secrets this pass uses: a change retries a failed step at once."""
     jitter: float = 0.5
     """In [0, 1): spreads the backoff of objects that failed together."""
+    backoff_base: float = BACKOFF_BASE
+    """Seconds before the first retry of a failure that needs a person."""
 
 
 class _Pass:
@@ -178,7 +180,8 @@ class _Pass:
         klass = retry_class(reason, retryable)
         ctx = self.ctx
         self.status.retry = schedule(self.status.retry, klass, reason, ctx.now, ctx.inputs,
-                                     poll_interval=ctx.poll_interval, retry_after=retry_after, jitter=ctx.jitter)
+                                     poll_interval=ctx.poll_interval, retry_after=retry_after, jitter=ctx.jitter,
+                                     backoff_base=ctx.backoff_base)
         if klass == "soon":
             return self.outcome("unknown" if unknown else "progressing", reason, message)
         self.warn_once(reason, message)

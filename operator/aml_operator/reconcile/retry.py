@@ -5,8 +5,9 @@ class      failures                                               when the step 
 =========  =====================================================  ===========================================
 soon       transient: throttled, Azure busy or unavailable,       after Retry-After, at least the poll interval
            unreachable, expired token
-backoff    needs a person: credentials, role, quota, a compute    30 s doubling to 10 min, ±20 % jitter; at once
-           that exists already, a missing resource                when the object, its Workspace or a Secret it
+backoff    needs a person: credentials, role, quota, a compute    30 s (AML_RETRY_BACKOFF) doubling up to 20
+           that exists already, a missing resource                times that (10 min), ±20 % jitter; at once when
+                                                                  the object, its Workspace or a Secret it
                                                                   references changes
 never      a spec only an edit can fix: invalid values, a VM      when the object changes
            size not offered, an immutable field changed
@@ -27,7 +28,7 @@ from aml_operator.reconcile.outcome import Outcome
 RetryClass = Literal["soon", "backoff", "never"]
 
 BACKOFF_BASE = 30.0
-BACKOFF_CAP = 600.0
+BACKOFF_CAP_FACTOR = 20.0
 JITTER = 0.2
 
 NEVER_REASONS = frozenset({
@@ -42,14 +43,15 @@ def retry_class(reason: str, retryable: bool) -> RetryClass:
     return "never" if reason in NEVER_REASONS else "backoff"
 
 
-def backoff_seconds(attempt: int, jitter: float) -> float:
+def backoff_seconds(attempt: int, jitter: float, base: float = BACKOFF_BASE) -> float:
     """``jitter`` in [0, 1): spreads objects that failed together so they do not retry together."""
-    base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempt - 1))
-    return base * (1 - JITTER + 2 * JITTER * jitter)
+    delay = min(base * BACKOFF_CAP_FACTOR, base * 2.0 ** max(0, attempt - 1))
+    return delay * (1 - JITTER + 2 * JITTER * jitter)
 
 
 def schedule(previous: RetryStatus | None, klass: RetryClass, reason: str, now: datetime, inputs: str, *,
-             poll_interval: float, retry_after: float | None, jitter: float) -> RetryStatus:
+             poll_interval: float, retry_after: float | None, jitter: float,
+             backoff_base: float = BACKOFF_BASE) -> RetryStatus:
     """The retry to record after a failure; for ``never`` without a time: only an edit runs the step again."""
     attempt = previous.attempt + 1 if previous is not None and previous.reason == reason else 1
     if klass == "never":
@@ -57,7 +59,7 @@ def schedule(previous: RetryStatus | None, klass: RetryClass, reason: str, now: 
     if klass == "soon":
         delay = max(retry_after or 0.0, poll_interval)
     else:
-        delay = max(retry_after or 0.0, backoff_seconds(attempt, jitter))
+        delay = max(retry_after or 0.0, backoff_seconds(attempt, jitter, backoff_base))
     return RetryStatus(reason=reason, attempt=attempt, next_attempt_time=now + timedelta(seconds=delay),
                        inputs=inputs)
 
@@ -72,11 +74,11 @@ def due(retry: RetryStatus | None, now: datetime, inputs: str) -> bool:
 
 
 def next_check(previous: RetryStatus | None, result: Outcome, now: datetime, recheck: float, poll_interval: float,
-               jitter: float) -> RetryStatus:
+               jitter: float, backoff_base: float = BACKOFF_BASE) -> RetryStatus:
     """When to look at a Workspace again: after ``recheck`` seconds when it was reached, else on the
     schedule of its failure's class (an invalid spec is looked at again only when it changes)."""
     if result.state == "ready":
         return RetryStatus(reason="Ready", attempt=1, next_attempt_time=now + timedelta(seconds=recheck))
     klass = retry_class(result.reason, retryable=result.state == "unknown")
     return schedule(previous, klass, result.reason, now, "", poll_interval=poll_interval,
-                    retry_after=result.requeue_after, jitter=jitter)
+                    retry_after=result.requeue_after, jitter=jitter, backoff_base=backoff_base)
