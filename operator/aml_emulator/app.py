@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -386,7 +387,7 @@ class Emulator:
             form = {k: str(v) for k, v in (await request.post()).items()}
             token_url = f"{base}{path}"
             try:
-                body = self.identity.issue(tenant, form, token_url)
+                body = self.identity.issue(tenant, form, token_url, self._own_bases(request, base))
             except TokenError as error:
                 log.info("token refused for client %s: AADSTS%s", form.get("client_id", "?"), error.aadsts)
                 self.stats.record(method, "identity.token", error.status)
@@ -404,7 +405,8 @@ class Emulator:
             return json_response(self.identity.jwks(), 200, headers)
         if method == "GET" and self._INSTANCE.match(path):
             endpoint = request.query.get("authorization_endpoint", f"{base}/common/oauth2/v2.0/authorize")
-            tenant = endpoint.replace(base, "").strip("/").split("/")[0] or "common"
+            # MSAL sends the authority's host without its port; the tenant is the first path segment.
+            tenant = urllib.parse.urlparse(endpoint).path.strip("/").split("/")[0] or "common"
             return json_response(
                 {
                     "tenant_discovery_endpoint": f"{base}/{tenant}/v2.0/.well-known/openid-configuration",
@@ -423,6 +425,16 @@ class Emulator:
             self.stats.record(method, "cloud.discovery", 200)
             return await cloud.discovery(self._public_ctx(request, base, request_id, "cloud.discovery"))
         return None
+
+    @staticmethod
+    def _own_bases(request: web.Request, base: str) -> tuple[str, ...]:
+        """The URLs this emulator answers on: the one the client used, and the loopback ones of its port
+        (a token request can arrive under another host name, through a proxy, for the emulator's own URL)."""
+        sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+        if not sockname:
+            return (base,)
+        port = sockname[1]
+        return (base, f"{request.scheme}://127.0.0.1:{port}", f"{request.scheme}://localhost:{port}")
 
     _METADATA = re.compile(r"^/+metadata/endpoints/?$", re.IGNORECASE)
     _DISCOVERY = re.compile(r"^/+discovery/?$", re.IGNORECASE)

@@ -29,6 +29,7 @@ _DISCOVERY_SERVICES = (
     "labeling",
     "modelmanagement",
     "pipelines",
+    "studio",
     "studiooauth",
 )
 

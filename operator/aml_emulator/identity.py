@@ -53,9 +53,9 @@ def key_from_pem(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
-def arm_audiences(base: str) -> tuple[str, ...]:
-    """Token audiences ARM accepts: Azure's, and the emulator's own URL (what its cloud metadata names)."""
-    return (*ARM_AUDIENCES, f"{base.rstrip('/')}/")
+def arm_audiences(*own_bases: str) -> tuple[str, ...]:
+    """Token audiences ARM accepts: Azure's, and the emulator's own URLs (what its cloud metadata names)."""
+    return (*ARM_AUDIENCES, *(f"{base.rstrip('/')}/" for base in own_bases))
 
 
 def _b64url(data: bytes) -> str:
@@ -161,7 +161,7 @@ class Identity:
         return tenant.lower() in {t.lower() for t in self.config.tenants}
 
     # -- token endpoint ----------------------------------------------------------------------------------
-    def issue(self, tenant: str, form: dict[str, str], token_url: str) -> dict[str, Any]:
+    def issue(self, tenant: str, form: dict[str, str], token_url: str, own_bases: tuple[str, ...]) -> dict[str, Any]:
         """Answer a client-credentials request, or raise TokenError."""
         if not self.known_tenant(tenant):
             raise TokenError(
@@ -188,7 +188,7 @@ class Identity:
                 "This can happen if the application has not been installed by the administrator of the "
                 "tenant or consented to by any user in the tenant.",
             )
-        audience = self._audience(form.get("scope", ""), tenant, token_url.split("/" + tenant, 1)[0])
+        audience = self._audience(form.get("scope", ""), tenant, own_bases)
         if "client_assertion" in form:
             self._check_assertion(principal, form, token_url)
             appidacr = "2"
@@ -223,14 +223,14 @@ class Identity:
         }
 
     @staticmethod
-    def _audience(scope: str, tenant: str, base: str) -> str:
+    def _audience(scope: str, tenant: str, own_bases: tuple[str, ...]) -> str:
         # A client configured from the cloud metadata document asks for the emulator's own URL.
         for item in scope.split():
             if not item.endswith("/.default"):
                 continue
             resource = item[: -len("/.default")]
             normalised = resource.rstrip("/") + "/"
-            if normalised in arm_audiences(base):
+            if normalised in arm_audiences(*own_bases):
                 return normalised
         raise TokenError(
             400,

@@ -11,14 +11,14 @@ from typing import Any
 
 _ALWAYS_PRESENT: dict[str, tuple[str, ...]] = {
     "AmlCompute": (
+        # As recorded (azure-cli-extensions test_compute_aml.yaml); userAccountCredentials stays absent when
+        # unset: azureml-core tests for the key, then indexes into it.
         "vmPriority",
         "subnet",
-        "userAccountCredentials",
         "currentNodeCount",
         "targetNodeCount",
         "nodeStateCounts",
         "allocationState",
-        "allocationStateTransitionTime",
         "errors",
         "virtualMachineImage",
     ),

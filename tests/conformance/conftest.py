@@ -21,9 +21,20 @@ import pytest
 from aml_emulator.testing import RunningEmulator, run_emulator_in_thread
 
 from .sdk_venvs import SdkVenv, ensure_sdk_venv
+from .tunnel import tunnel_to
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CHECK_API_VERSION = "2025-09-01"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+_GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ml/providers"
+# Resources outside Azure ML that the v1 scenario attaches.
+ATTACHABLE = {
+    "AKS_ID": f"{_GROUP}/Microsoft.ContainerService/managedClusters/aks-existing",
+    "VM_ID": f"{_GROUP}/Microsoft.Compute/virtualMachines/dsvm1",
+    "HDI_ID": f"{_GROUP}/Microsoft.HDInsight/clusters/hdi1",
+    "DBX_ID": f"{_GROUP}/Microsoft.Databricks/workspaces/dbx1",
+}
+ENTRA_HOST = "login.microsoftonline.com"
 # Checks are written against the step names; a step without one fails the test.
 Check = Callable[[dict[str, Any]], None]
 
@@ -47,8 +58,21 @@ def sdk_venv() -> Callable[[str], SdkVenv]:
 def conformance_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """A default (live profile) emulator with short delays; the launcher turns on 1 s Retry-After."""
     ca = tmp_path_factory.mktemp("conformance") / "ca.pem"
-    with run_emulator_in_thread(timing_scale=0.02, ca_file=ca) as running:
+    aks = {"agentCount": 3, "agentVmSize": "Standard_D3_v2", "fqdn": "aks1.example"}
+    config = {
+        "resources": [{"id": rid, "properties": aks if key == "AKS_ID" else {}} for key, rid in ATTACHABLE.items()],
+        "tls": {"extra_names": [ENTRA_HOST]},
+    }
+    with run_emulator_in_thread(config, timing_scale=0.02, ca_file=ca) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def entra_proxy(conformance_emulator: RunningEmulator) -> Iterator[str]:
+    """HTTPS_PROXY for MSAL's authority validation: login.microsoftonline.com reaches the emulator, nothing else."""
+    port = int(conformance_emulator.url.rsplit(":", 1)[1])
+    with tunnel_to(port, frozenset({ENTRA_HOST})) as (proxy, _):
+        yield proxy
 
 
 @dataclass
