@@ -13,8 +13,8 @@
 # tests/delivery/test_image.py lints this file; tests/delivery/test_image_run.py builds it and runs
 # the image's filesystem as the chart runs it.
 ARG BASE=python:3.11-slim-bookworm
+# checkov:skip=CKV_DOCKER_7: FROM names the BASE argument, whose default pins the tag 3.11-slim-bookworm.
 
-# hadolint ignore=DL3006
 FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -35,7 +35,6 @@ RUN --mount=type=secret,id=pip-ca,required=false \
     && /opt/venv/bin/python -m compileall -q /opt/venv \
     && /opt/venv/bin/aml-operator --help
 
-# hadolint ignore=DL3006
 FROM ${BASE} AS runtime
 LABEL org.opencontainers.image.title="azureml-compute-operator" \
       org.opencontainers.image.description="Azure Machine Learning computes as Kubernetes resources" \
