@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from collections.abc import Mapping
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from aml_operator.kube.secrets import SecretStore
 
 
 def load_config() -> None:
@@ -19,20 +19,15 @@ def load_config() -> None:
 
 
 class SecretsApi:
-    def __init__(self) -> None:
-        self._core = client.CoreV1Api()
+    """Decoded data of Secrets, as ``store`` remembers them (one store per process shares the reads)."""
+
+    def __init__(self, store: SecretStore | None = None) -> None:
+        self.store = store or SecretStore()
 
     async def read(self, namespace: str, name: str) -> Mapping[str, str] | None:
         """Decoded Secret data, or None when the Secret does not exist."""
-        try:
-            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.data or {}).items()}
-        data.update(secret.string_data or {})
-        return data
+        secret = await self.store.read(namespace, name)
+        return secret.data if secret is not None else None
 
     __call__ = read
 
