@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client, config
 
 from aml_operator.kube.client import SecretsApi
-from aml_operator.kube.secrets import OwnerRef, SecretStore
+from aml_operator.kube.secrets import REFRESH_BUDGET_PER_MINUTE, OwnerRef, SecretStore
 from controlplane import ControlPlane
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -104,5 +104,18 @@ async def test_own_writes_are_remembered_without_a_read_or_an_announcement(
         assert on_server.metadata.resource_version == rewritten.resource_version
         await asyncio.sleep(3 * REFRESH)  # refresh rounds see the version we wrote: nothing to announce
         assert changes.seen == []
+    finally:
+        await store.close()
+
+
+async def test_the_refresh_interval_stretches_to_keep_within_the_budget(
+        control_plane: ControlPlane, namespace: str, kube_client: None) -> None:
+    store = SecretStore(refresh_interval=15.0)
+    try:
+        assert await store.read(namespace, "absent-0") is None
+        assert store.interval() == 15.0
+        # A hundred objects with a Secret of their own.
+        await asyncio.gather(*(store.read(namespace, f"absent-{i}") for i in range(100)))
+        assert store.interval() == 100 * 60.0 / REFRESH_BUDGET_PER_MINUTE
     finally:
         await store.close()

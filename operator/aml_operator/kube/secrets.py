@@ -3,10 +3,11 @@
 Reads are by name (RBAC ``get``, never ``list``) and remembered: the Secrets Workspaces and computes
 reference are read once, then re-read by one background loop every ``refresh_interval`` while
 someone still asks for them, so at rest the API server sees one GET per referenced Secret per
-interval, not one per object per pass. A new ``resourceVersion`` (or a Secret appearing or going)
-is announced to the ``on_change`` subscribers, so the objects that use it can be retried at once.
-Writes are create or update with the version read, so a concurrent change is never overwritten
-blindly. Values never leave this module except as the returned data.
+interval (and never more than ``REFRESH_BUDGET_PER_MINUTE``), not one per object per pass. A new
+``resourceVersion`` (or a Secret appearing or going) is announced to the ``on_change`` subscribers,
+so the objects that use it can be retried at once. Writes are create or update with the version
+read, so a concurrent change is never overwritten blindly. Values never leave this module except
+as the returned data.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ REFRESH_INTERVAL = 15.0
 """How stale a remembered Secret may be: the delay before a rotation reaches Azure at the latest."""
 IDLE_AFTER = 600.0
 """A Secret nobody asked for this long is forgotten (its Workspace or compute is gone)."""
+REFRESH_BUDGET_PER_MINUTE = 30.0
+"""Re-reads per minute at most, however many Secrets are remembered: with more Secrets than
+``refresh_interval`` allows within it, the interval stretches instead of the API server's load growing."""
 REFRESH_CONCURRENCY = 4
 
 log = logging.getLogger(__name__)
@@ -144,9 +148,13 @@ class SecretStore:
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever(),
                                                                      name="secret-refresh")
 
+    def interval(self) -> float:
+        """Seconds between re-reads of the same Secret, given how many are remembered."""
+        return max(self.refresh_interval, len(self._remembered) * 60.0 / REFRESH_BUDGET_PER_MINUTE)
+
     async def _refresh_forever(self) -> None:
         while self._remembered:
-            await asyncio.sleep(self.refresh_interval)
+            await asyncio.sleep(self.interval())
             await self.refresh()
 
     async def refresh(self) -> None:
