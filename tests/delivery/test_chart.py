@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import subprocess
+import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -93,11 +97,56 @@ def test_rendered_pod_is_hardened() -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AML_METRICS_PORT"] == "8081" and env["AML_OPERATOR_NAMESPACES"] == ""
     assert "AML_CLUSTER_ID" not in env, "rendered offline: the operator reads kube-system itself"
+    pod_id = next(e for e in container["env"] if e["name"] == "POD_ID")
+    assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, "kopf's identity: the pod's name"
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
-                            "PodDisruptionBudget", "NetworkPolicy"])
-    service = next(d for d in docs if d["kind"] == "Service")
-    assert service["spec"]["ports"][0]["port"] == 8081
+    assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Service",
+                            "Deployment", "PodDisruptionBudget", "NetworkPolicy", "Pod"])
+    services = {d["metadata"]["name"]: d["spec"]["ports"] for d in docs if d["kind"] == "Service"}
+    assert services == {
+        "t-azureml-compute-operator-metrics": [{"name": "metrics", "port": 8081, "targetPort": "metrics",
+                                                "protocol": "TCP"}],
+        "t-azureml-compute-operator-health": [{"name": "health", "port": 8080, "targetPort": "health",
+                                               "protocol": "TCP"}]}
+
+
+def test_helm_test_pod_asks_the_liveness_endpoint_through_the_health_service(tmp_path: Path) -> None:
+    values = {"health": {"port": 9090}, "image": {"digest": "sha256:" + "c" * 64}}
+    docs = yaml_docs(helm_offline("template", "t", str(CHART), "-n", "aml", "-f", values_file(tmp_path, values)).stdout)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    (operator,) = deployment["spec"]["template"]["spec"]["containers"]
+    (test_pod,) = [d for d in docs if d["kind"] == "Pod"]
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (container,) = test_pod["spec"]["containers"]
+    assert container["image"] == operator["image"]
+    assert operator["image"] == f"ghcr.io/azureml-compute-operator/azureml-compute-operator@sha256:{'c' * 64}"
+    assert container["securityContext"] == operator["securityContext"]
+    assert test_pod["spec"]["automountServiceAccountToken"] is False
+    script = container["args"][0]
+    assert "http://t-azureml-compute-operator-health.aml.svc:9090/healthz" in script
+    # The script the pod runs, against a local endpoint that answers as kopf's does, then a wrong path.
+    class Healthz(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        local = script.replace("t-azureml-compute-operator-health.aml.svc:9090", f"127.0.0.1:{server.server_port}")
+        answered = subprocess.run([sys.executable, "-c", local], capture_output=True, text=True, timeout=30)
+        assert answered.returncode == 0, answered.stderr
+        missing = subprocess.run([sys.executable, "-c", local.replace("/healthz", "/nothing")], capture_output=True,
+                                 text=True, timeout=30)
+        assert missing.returncode != 0
+    finally:
+        server.shutdown()
+    disabled = yaml_docs(helm_offline("template", "t", str(CHART), "--set", "health.service.enabled=false").stdout)
+    assert not [d for d in disabled if d["kind"] == "Pod" or d["metadata"]["name"].endswith("-health")]
 
 
 def test_workload_identity_annotates_the_service_account_and_labels_the_pod(tmp_path: Path) -> None:

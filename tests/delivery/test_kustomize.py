@@ -30,15 +30,13 @@ def normalized(doc: dict[str, Any]) -> dict[str, Any]:
     meta = doc["metadata"]
     for label in HELM_ONLY_LABELS:
         meta.get("labels", {}).pop(label, None)
-    meta.get("annotations", {}).pop("helm.sh/resource-policy", None)
-    if not meta.get("annotations"):
-        meta.pop("annotations", None)
     return doc
 
 
-def chart_objects() -> dict[tuple[str, str, str], dict[str, Any]]:
-    docs = yaml_docs(helm_offline("template", "azureml-compute-operator-crds", str(CRDS_CHART), "-n", NAMESPACE).stdout)
-    docs += yaml_docs(helm_offline("template", "azureml-compute-operator", str(CHART), "-n", NAMESPACE).stdout)
+def chart_objects(*charts: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    docs = []
+    for chart in charts:
+        docs += yaml_docs(helm_offline("template", chart.name, str(chart), "-n", NAMESPACE, "--skip-tests").stdout)
     return {key(doc): normalized(doc) for doc in docs}
 
 
@@ -61,9 +59,25 @@ def test_crds_chart_carries_exactly_the_generated_crds() -> None:
         assert doc["spec"] == generated[f"{doc['metadata']['name']}.yaml"]["spec"]
 
 
+def test_crds_kustomization_renders_the_crds_chart_kept_from_pruning_and_deletion(control_plane: ControlPlane) -> None:
+    ours = kustomize_objects(control_plane, KUSTOMIZE / "crds")
+    assert ours == chart_objects(CRDS_CHART)
+    for doc in ours.values():
+        annotations = doc["metadata"]["annotations"]
+        assert annotations["helm.sh/resource-policy"] == "keep", key(doc)
+        assert annotations["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false", key(doc)
+
+
+def test_crds_chart_appends_to_the_users_argocd_sync_options() -> None:
+    docs = yaml_docs(helm_offline("template", "x", str(CRDS_CHART), "--set-json",
+                                  'annotations={"argocd.argoproj.io/sync-options": "ServerSideApply=true"}').stdout)
+    assert {d["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] for d in docs} == {
+        "ServerSideApply=true,Prune=false,Delete=false"}
+
+
 @pytest.mark.parametrize("path", ["base", "overlays/example"])
 def test_kustomize_renders_the_same_objects_as_the_charts(control_plane: ControlPlane, path: str) -> None:
-    chart = chart_objects()
+    chart = chart_objects(CHART)
     ours = kustomize_objects(control_plane, KUSTOMIZE / path)
     assert set(ours) - set(chart) == {("Namespace", "", NAMESPACE)}
     assert set(chart) - set(ours) == set()
@@ -79,7 +93,10 @@ def test_kustomize_renders_the_same_objects_as_the_charts(control_plane: Control
 def test_apply_k_installs_the_objects_and_the_operator_runs_under_its_rbac(
         crds_chart: str, control_plane: ControlPlane, emulator: Emulator, namespace: str, tmp_path: Path) -> None:
     overlay = KUSTOMIZE / "overlays" / "example"
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k",
+                          str(KUSTOMIZE / "crds"))
     control_plane.kubectl("apply", "-k", str(overlay))
+    deleted = False
     try:
         for kind, ns, name in kustomize_objects(control_plane, overlay):
             args = ["get", f"{kind.lower()}", name] + (["-n", ns] if ns else [])
@@ -110,7 +127,14 @@ def test_apply_k_installs_the_objects_and_the_operator_runs_under_its_rbac(
         assert operator.refusals() == [], "\n".join(operator.refusals()[:20])
         uid = control_plane.kubectl("get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}").stdout
         assert uid in operator.output(), "the operator read the cluster id itself"
+
+        # Uninstalling the operator leaves the CRDs, and so every object of their kinds, in place.
+        kube.apply(credentials_secret(), workspace())
+        control_plane.kubectl("delete", "-k", str(overlay), "--wait=false")
+        deleted = True
+        for kind, _, name in kustomize_objects(control_plane, KUSTOMIZE / "crds"):
+            control_plane.kubectl("get", kind.lower(), name)
+        assert kube.get("workspace", "ws-ml") is not None
     finally:
-        # Everything but the CRDs, which the rest of the session uses.
-        control_plane.kubectl("delete", "clusterrole,clusterrolebinding", "azureml-compute-operator", check=False)
-        control_plane.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        if not deleted:
+            control_plane.kubectl("delete", "-k", str(overlay), "--wait=false", check=False)
