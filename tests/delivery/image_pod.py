@@ -32,6 +32,28 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 KUBELET_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
+def within(root: Path, path: str) -> Path:
+    """The container's `path` on the host, its symlinks followed as the container sees them: an absolute
+    link (Debian's /var/run -> /run) leads back into `root`, never out onto the host."""
+    current, parts, hops = root, [part for part in path.split("/") if part], 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current.parent if current != root else root
+            continue
+        candidate = current / part
+        if not candidate.is_symlink():
+            current = candidate
+            continue
+        hops += 1
+        assert hops < 40, f"{path}: too many symlinks"
+        target = os.readlink(candidate)
+        parts = [part for part in target.split("/") if part] + parts
+        if target.startswith("/"):
+            current = root
+    return current
+
+
 def buildah(*args: str) -> str:
     result = subprocess.run(["buildah", *args], capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -63,7 +85,7 @@ class ImageFilesystem:
         """(mode, size, mtime) of every path but those under `skip` (the mounted volumes)."""
         found: dict[str, tuple[int, int, int]] = {}
         for top, dirs, files in os.walk(self.root):
-            inside = "/" + os.path.relpath(top, self.root).lstrip(".")
+            inside = "/" if top == str(self.root) else "/" + os.path.relpath(top, self.root)
             dirs[:] = [d for d in dirs if os.path.join(inside, d).replace("//", "/") not in skip]
             for name in [*dirs, *files]:
                 stat = os.lstat(os.path.join(top, name))
@@ -84,7 +106,7 @@ class ImagePod(OperatorProcess):
     env: dict[str, str] = field(default_factory=dict)
     name: str = ""
     volumes: dict[str, Path] = field(default_factory=dict)
-    """Mount path in the container → the host directory or file behind it."""
+    """Mount path in the container (symlinks resolved) → the host directory or file behind it."""
 
     def __post_init__(self) -> None:
         self.name = self.name or pod_name(self.deployment)
@@ -126,13 +148,16 @@ class ImagePod(OperatorProcess):
         self.volumes.update({"/etc/hosts": Path("/etc/hosts"), "/etc/resolv.conf": Path("/etc/resolv.conf"),
                              "/etc/hostname": hostname})
         # Mount points, created in the container's own layer as a runtime creates them.
+        root, resolved = self.filesystem.root, {}
         for target, source in self.volumes.items():
-            inside = self.filesystem.root / target.lstrip("/")
+            inside = within(root, target)
             if source.is_dir():
                 inside.mkdir(parents=True, exist_ok=True)
             elif not inside.exists():
                 inside.parent.mkdir(parents=True, exist_ok=True)
                 inside.touch()
+            resolved["/" + str(inside.relative_to(root))] = source
+        self.volumes = resolved
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         if not self.volumes:
@@ -146,8 +171,10 @@ class ImagePod(OperatorProcess):
         env.update({"HOSTNAME": self.name, "KUBERNETES_SERVICE_HOST": str(api.hostname),
                     "KUBERNETES_SERVICE_PORT": str(api.port)})
         env.update(container_env(container, self.name, self.namespace))
-        argv = container.get("command") or config.get("Entrypoint", [])
-        argv = [*argv, *(container.get("args") if "args" in container else config.get("Cmd", []))]
+        # The kubelet's rule: command replaces the Entrypoint, args replace the Cmd.
+        entrypoint: list[str] = container.get("command") or config.get("Entrypoint") or []
+        arguments: list[str] = container["args"] if "args" in container else config.get("Cmd") or []
+        argv = [*entrypoint, *arguments]
         groups = sorted({str(context["runAsGroup"]), *([str(context["fsGroup"])] if "fsGroup" in context else [])})
         privileges = ["setpriv", f"--reuid={context['runAsUser']}", f"--regid={context['runAsGroup']}",
                       f"--groups={','.join(groups)}", "--bounding-set=-all", "--inh-caps=-all"]
