@@ -22,7 +22,7 @@ from bench_scale import Options, namespaces_of, run
 @pytest.fixture
 def options(control_plane: ControlPlane) -> Iterator[Options]:
     # The session's control plane is shared with other tests: the operator watches only these namespaces.
-    options = Options(computes=6, workspaces=2, namespaces=3, rest_seconds=5, probes=2, timing_scale=0.2,
+    options = Options(computes=6, workspaces=2, namespaces=3, rest_seconds=4, probes=1, timing_scale=0.2,
                       ceiling_seconds=1, ceiling_concurrency=8, cluster_wide=False,
                       namespace_prefix=f"bench-{uuid.uuid4().hex[:6]}",
                       operator_env={"AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4"})
