@@ -22,9 +22,10 @@ def record(level: int, msg: str) -> logging.LogRecord:
 def test_a_requeue_is_progress_not_an_error() -> None:
     requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: creating compute cpu")
     crash = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed with an exception. Will retry.")
-    RequeueIsProgress().filter(requeue)
-    RequeueIsProgress().filter(crash)
-    assert (requeue.levelname, crash.levelname) == ("INFO", "ERROR")
+    api_retry = record(logging.ERROR, "Request attempt #1/9 failed; will retry: GET ... -> 429")
+    for line in (requeue, crash, api_retry):
+        RequeueIsProgress().filter(line)
+    assert (requeue.levelname, crash.levelname, api_retry.levelname) == ("INFO", "ERROR", "WARNING")
 
 
 def test_text_lines_name_kind_namespace_and_name_once() -> None:

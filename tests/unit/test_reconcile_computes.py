@@ -214,6 +214,8 @@ async def test_a_maximum_beyond_quota_is_created_with_a_warning() -> None:
     assert condition(result.status, "Reconciling") == ("True", "Creating")
     assert [(e.type, e.reason) for e in result.events] == [("Warning", "MaxNodesBeyondQuota")]
     assert "cannot scale beyond 6 node(s)" in result.events[0].message
+    assert "cannot scale beyond 6 node(s)" in next(c["message"] for c in result.status["conditions"]
+                                                   if c["type"] == "Reconciling")
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,13 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
     return found[0] if found else None
 
 
-def _intent_pending(body: kopf.Body) -> bool:
-    operation = (body.get("status") or {}).get("lastOperation") or {}
-    return operation.get("operationName") == "Create" and operation.get("operationStatus") == "Pending"
+def _put_imminent(body: kopf.Body) -> bool:
+    """The change handler recorded the intent to create and comes straight back to PUT (a refused PUT
+    leaves a retry in status instead, and then the timer retries on schedule)."""
+    status = body.get("status") or {}
+    operation = status.get("lastOperation") or {}
+    return (operation.get("operationName") == "Create" and operation.get("operationStatus") == "Pending"
+            and not status.get("retry"))
 
 
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
@@ -78,7 +82,7 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
     Ticks every poll interval but costs no Azure call at rest: the drift check reads the workspace-wide
     snapshot, refreshed once per drift interval.
     """
-    if body.metadata.get("deletionTimestamp") or _intent_pending(body):
+    if body.metadata.get("deletionTimestamp") or _put_imminent(body):
         return  # the delete handler, or the change handler about to PUT, has the object
     if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
         return  # a spec change the change handlers have not taken yet

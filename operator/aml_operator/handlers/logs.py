@@ -2,7 +2,9 @@
 
 * kopf logs a handler that asks to be called again (``TemporaryError``) at ERROR as "failed
   temporarily"; here that is how a pass waits for Azure, so those lines are routine progress (INFO).
-  A handler that really fails (an exception) stays at ERROR.
+  kopf also logs each Kubernetes API request it is about to retry at ERROR ("will retry"): a
+  transient answer (e.g. 429 while the API server starts) is worth a WARNING, not an ERROR; the
+  last attempt failing stays an ERROR. A handler that really fails (an exception) stays at ERROR.
 * Text lines start with ``[Kind namespace/name]``; JSON lines carry the same in ``object``.
 * azure-core logs every request and its headers at INFO: only with ``--verbose``.
 """
@@ -16,15 +18,20 @@ import kopf
 
 LogFormat = Literal["text", "json"]
 REQUEUE_MARKER = " failed temporarily"
+API_RETRY_MARKER = "failed; will retry"
 REF_KEY = "object"
 
 
 class RequeueIsProgress(logging.Filter):
-    """Demotes kopf's "failed temporarily" (our requeues) from ERROR to INFO."""
+    """Demotes kopf's "failed temporarily" (our requeues) to INFO and its API retries to WARNING."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and REQUEUE_MARKER in str(record.msg):
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        if record.levelno == logging.ERROR:
+            message = str(record.msg)
+            if REQUEUE_MARKER in message:
+                record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            elif API_RETRY_MARKER in message:
+                record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
 
 from aml_operator.api.common import AzureError as StatusError
 from aml_operator.api.common import ComputeResource, ComputeStatusBase
@@ -14,6 +17,7 @@ from aml_operator.reconcile.prechecks import Refusal, check_low_priority, check_
 from aml_operator.reconcile.secret_refs import SecretNeed
 
 PASSWORD_KEY = "password"
+TIMESTAMP = TypeAdapter(datetime)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -42,6 +46,14 @@ def azure_errors(observed: Observation) -> list[StatusError]:
     return [StatusError(code=str((e.get("error") or e).get("code") or ""),
                         message=str((e.get("error") or e).get("message") or ""))
             for e in observed.properties.get("errors") or [] if isinstance(e, dict)]
+
+
+def _time(value: Any) -> datetime | None:
+    """Azure's timestamps as datetimes (attribute assignment skips the model's own parsing)."""
+    try:
+        return TIMESTAMP.validate_python(value) if value else None
+    except ValidationError:
+        return None
 
 
 class ComputeClusterDriver(DriverDefaults):
@@ -123,7 +135,7 @@ class ComputeClusterDriver(DriverDefaults):
         assert isinstance(status, ComputeClusterStatus)
         props = observed.properties
         status.allocation_state = props.get("allocationState")
-        status.allocation_state_transition_time = props.get("allocationStateTransitionTime")
+        status.allocation_state_transition_time = _time(props.get("allocationStateTransitionTime"))
         status.current_node_count = props.get("currentNodeCount")
         status.target_node_count = props.get("targetNodeCount")
         counts = props.get("nodeStateCounts")

@@ -48,6 +48,7 @@ from aml_operator.reconcile.planner import (
     plan_delete,
 )
 from aml_operator.reconcile.prechecks import Refusal
+from aml_operator.reconcile.refusals import refined
 from aml_operator.reconcile.retry import BACKOFF_BASE, due, retry_class, schedule
 from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
@@ -188,6 +189,7 @@ class _Pass:
         return self.outcome("stalled", reason, message)
 
     def error(self, exc: AzureError, doing: str) -> Outcome:
+        exc = refined(exc)
         message = f"{doing}: {exc.message}" if exc.message else doing
         return self.failed(exc.reason, message, retryable=exc.retryable, retry_after=exc.retry_after)
 
@@ -378,15 +380,16 @@ async def _create(run: _Pass) -> Outcome:
     ctx, status = run.ctx, run.status
     op = status.last_operation
     pending = op is not None and op.operation_name == "Create" and op.operation_status == PENDING
-    if not pending or status.retry is not None:
-        # Azure's catalogue first: a refusal here costs no write. Run again after a failed attempt,
-        # since the spec or the quota may have changed in the meantime.
+    if not pending:
+        # Azure's catalogue first: a refusal here costs no write. Once the intent is recorded, Azure's own
+        # answer to the PUT decides (the catalogue lists may be cached and older than the refusal).
         refusal = await run.driver.prechecks(run.obj, ctx.client, ctx.target, ctx.location)
         if refusal is not None and refusal.blocking:
             return run.failed(refusal.reason, refusal.message, retryable=False)
-        if refusal is not None and not pending:
+        note = ""
+        if refusal is not None:
             run.events.append(Event("Warning", refusal.reason, refusal.message))
-    if not pending:
+            note = f" (note: {refusal.message})"
         existed_before = status.azure_resource_id is not None and (op is None or op.operation_name != "Create"
                                                                     or op.operation_status == "Succeeded")
         if existed_before:
@@ -396,7 +399,7 @@ async def _create(run: _Pass) -> Outcome:
         # Record the intent first; the PUT happens on the next pass, after this status is stored.
         status.last_operation = LastOperation(operation_name="Create", operation_status=PENDING,
                                               operation_time=ctx.now)
-        return run.outcome("progressing", "Creating", f"creating compute {run.name} in Azure", requeue=0.0)
+        return run.outcome("progressing", "Creating", f"creating compute {run.name} in Azure{note}", requeue=0.0)
     # The GET of this very pass found nothing: the PUT follows the look immediately. A refused PUT keeps
     # the intent, so the retry neither flaps through Creating nor forgets it may have created something.
     operation = await run.put("Create")
