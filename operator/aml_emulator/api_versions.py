@@ -51,6 +51,8 @@ ML_API_VERSIONS: tuple[str, ...] = (
     "2025-07-01-preview",
     "2025-09-01",
 )
+# What the operator and SDK 1.0.1 speak; status URLs and renders outside a request use it.
+DEFAULT_API_VERSION = "2020-08-01"
 # Microsoft.Resources (`GET /subscriptions`), as azure-mgmt-resource and azureml-core send them.
 RESOURCES_API_VERSIONS: tuple[str, ...] = (
     "2016-06-01",

@@ -69,7 +69,7 @@ def _fault_error(ctx: Ctx, name: str) -> dict[str, Any] | None:
 
 
 def _response_body(ctx: Ctx, record: ComputeRecord) -> dict[str, Any]:
-    body = ctx.emu.lifecycle.render(record)
+    body = ctx.emu.lifecycle.render(record, ctx.api_version)
     if ctx.emu.config.profile == "live":
         # The live service upper-cases vmSize in the PUT response only (recorded traffic, notes §4).
         inner = body.get("properties", {}).get("properties")
@@ -99,7 +99,7 @@ async def list_computes(ctx: Ctx) -> web.Response:
     page_size = max(1, ctx.emu.config.page_size)
     offset = _skiptoken(ctx)
     page = records[offset : offset + page_size]
-    body: dict[str, Any] = {"value": [ctx.emu.lifecycle.render(r) for r in page]}
+    body: dict[str, Any] = {"value": [ctx.emu.lifecycle.render(r, ctx.api_version) for r in page]}
     if offset + page_size < len(records):
         body["nextLink"] = (
             f"{ctx.base}{ctx.request.path}?api-version={ctx.query('api-version')}&$skiptoken={offset + page_size}"
@@ -117,7 +117,7 @@ def _skiptoken(ctx: Ctx) -> int:
 
 
 async def get_compute(ctx: Ctx) -> web.Response:
-    return json_response(ctx.emu.lifecycle.render(_record(ctx)))
+    return json_response(ctx.emu.lifecycle.render(_record(ctx), ctx.api_version))
 
 
 # -- create or update --------------------------------------------------------------------------------------

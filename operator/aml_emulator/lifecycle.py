@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from . import shapes
+from .api_versions import DEFAULT_API_VERSION
 from .catalog import Catalogue
 from .state import ComputeRecord, Operation, Store
 
@@ -265,8 +266,8 @@ class Lifecycle:
         self.wake(self._resize_end(record.resize))
 
     # -- rendering ---------------------------------------------------------------------------------------
-    def render(self, record: ComputeRecord) -> dict[str, Any]:
-        """The resource as GET shows it now: secrets removed, node counts current."""
+    def render(self, record: ComputeRecord, api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
+        """The resource as GET shows it now, in `api_version`'s shape: secrets removed, node counts current."""
         body = copy.deepcopy(record.resource)
         inner = body.get("properties", {}).get("properties")
         if isinstance(inner, dict):
@@ -289,7 +290,7 @@ class Lifecycle:
                     counts["idleNodeCount"] = target
                     counts["leavingNodeCount"] = current - target
                 inner["nodeStateCounts"] = counts
-        return shapes.complete(body) if self.live else body
+        return shapes.complete(body, api_version) if self.live else body
 
     def nodes(self, record: ComputeRecord) -> list[dict[str, Any]]:
         count = self.node_count(record)

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .api_versions import DEFAULT_API_VERSION
 from .context import Ctx, empty_response, json_response
 from .errors import ArmError
 from .state import Operation
 
 PROVIDER = "Microsoft.MachineLearningServices"
-_DEFAULT_VERSION = "2020-08-01"
 
 
 def _operation_url(ctx: Ctx, op: Operation, leaf: str) -> str:
     return (
         f"{ctx.base}/subscriptions/{op.subscription_id}/providers/{PROVIDER}/locations/{op.location}"
-        f"/{leaf}/{op.id}?api-version={ctx.api_version or _DEFAULT_VERSION}&service=new"
+        f"/{leaf}/{op.id}?api-version={ctx.api_version or DEFAULT_API_VERSION}&service=new"
     )
 
 

@@ -117,6 +117,17 @@ async def test_attached_vm_credentials_read_back_null(slow_arm: Arm, unique: Cal
     assert keys.body["administratorAccount"]["password"] == "p"
 
 
+async def test_keys_of_later_api_versions_appear_only_from_them(slow_arm: Arm, unique: Callable[[str], str]) -> None:
+    arm, name = slow_arm, unique("v")
+    await arm.call("PUT", arm.compute_path(name), json=aml_body())
+    old = (await arm.call("GET", arm.compute_path(name), api_version="2020-08-01")).body["properties"]
+    new = (await arm.call("GET", arm.compute_path(name), api_version="2024-04-01")).body["properties"]
+    assert "disableLocalAuth" not in old and "isolatedNetwork" not in old["properties"]
+    assert old["properties"]["subnet"] is None  # null-when-unset keys belong to every version
+    assert (new["disableLocalAuth"], new["provisioningWarnings"]) == (False, None)
+    assert new["properties"]["enableBatchPrivateLink"] is False
+
+
 async def test_enums_match_case_insensitively(arm: Arm, unique: Callable[[str], str]) -> None:
     name = unique("e")
     reply = await arm.call(
