@@ -93,6 +93,12 @@ async def test_what_is_missing_is_named(body: dict[str, Any] | None, kwargs: dic
     assert reason(await run(body, **kwargs)) == expected
 
 
+async def test_a_deletion_without_its_workspace_lets_go_and_says_what_it_left() -> None:
+    found = await run(None, deleting=True)
+    assert isinstance(found, Outcome) and found.finished
+    assert [(e.type, e.reason) for e in found.events] == [("Warning", "LeftInAzure")]
+
+
 async def test_a_deletion_falls_back_on_the_last_credentials_that_worked() -> None:
     remembered = LastGoodCredentials()
     principal = ResolvedCredentials(ServicePrincipal("t", "c", "s"))

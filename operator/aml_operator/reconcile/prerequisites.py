@@ -18,7 +18,7 @@ from typing import Protocol
 
 from aml_operator.api.common import ComputeResource
 from aml_operator.api.workspace import Workspace
-from aml_operator.reconcile.outcome import Outcome, conditions_for
+from aml_operator.reconcile.outcome import Event, Outcome, conditions_for
 from aml_operator.reconcile.secret_refs import SecretNeed
 from aml_operator.reconcile.workspace import CredentialsRefused, ResolvedCredentials, is_ready
 
@@ -71,9 +71,14 @@ async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace_
                  remembered: LastGoodCredentials, now: datetime, requeue: float) -> Prerequisites | Outcome:
     ref = obj.spec.workspace_ref.name
     if workspace_body is None:
-        return waiting(obj, "WorkspaceNotFound",
+        gone = waiting(obj, "WorkspaceNotFound",
                        f"Workspace {ref!r} (spec.workspaceRef) does not exist in this namespace", now, requeue,
                        finished=deleting)
+        if deleting:
+            gone.events.append(Event("Warning", "LeftInAzure",
+                                     f"compute {obj.azure_name} is left in Azure: without Workspace {ref!r} "
+                                     "the operator cannot reach it"))
+        return gone
     workspace = Workspace.model_validate(workspace_body)
     key = (obj.metadata.namespace, ref)
     fallback = remembered.by_workspace.get(key) if deleting and workspace.status.location else None
