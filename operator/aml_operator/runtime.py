@@ -29,7 +29,7 @@ from aml_operator.reconcile.computes import (
 )
 from aml_operator.reconcile.drift import WorkspaceSnapshots
 from aml_operator.reconcile.external import KeysClient
-from aml_operator.reconcile.kubeconfig import SecretView, sync_kubeconfig
+from aml_operator.reconcile.kubeconfig import SecretView, record_publication, sync_kubeconfig
 from aml_operator.reconcile.outcome import Event, Outcome
 from aml_operator.reconcile.ownership import Owner
 from aml_operator.reconcile.prerequisites import LastGoodCredentials, gather
@@ -124,7 +124,12 @@ class Runtime:
         result = await reconcile_compute(obj, driver, ctx)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
         if isinstance(obj, InferenceCluster) and _ready(result) and isinstance(ctx.client, SdkComputeClient):
-            result.events.extend(await self._sync_kubeconfig(obj, ctx.client, ctx))
+            ref = obj.spec.kubeconfig_secret_ref
+            if ref is not None:
+                events = await self._sync_kubeconfig(obj, ctx.client, ctx)
+                result.status, events = record_publication(result.status, events, ref.name,
+                                                           obj.metadata.generation, ctx.now)
+                result.events.extend(events)
         return result
 
     async def _sync_kubeconfig(self, obj: InferenceCluster, keys: KeysClient, ctx: ComputeContext) -> list[Event]:

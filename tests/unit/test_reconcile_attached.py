@@ -33,8 +33,10 @@ from aml_operator.reconcile.kubeconfig import (
     REFRESHED_ANNOTATION,
     SecretView,
     needs_refresh,
+    record_publication,
     sync_kubeconfig,
 )
+from aml_operator.reconcile.outcome import Event
 from aml_operator.reconcile.ownership import Owner
 from aml_operator.reconcile.secret_refs import SecretNeed
 
@@ -392,3 +394,16 @@ async def test_a_secret_the_cluster_does_not_own_is_never_overwritten() -> None:
     events, writes = await kubeconfig_pass(azure, written("cfg", NOW - timedelta(days=1), owner="someone-else"))
     assert writes == []
     assert [e.reason for e in events] == ["KubeconfigSecretNotOwned"]
+
+
+def test_an_unowned_kubeconfig_secret_is_a_condition_and_one_warning_not_one_per_pass() -> None:
+    refused = [Event("Warning", "KubeconfigSecretNotOwned", "Secret 'kc' exists and is not owned")]
+    status, first = record_publication({"conditions": []}, refused, "kc", 1, NOW)
+    again_status, again = record_publication(status, list(refused), "kc", 1, NOW)
+    published = next(c for c in again_status["conditions"] if c["type"] == "KubeconfigPublished")
+    assert (published["status"], published["reason"]) == ("False", "KubeconfigSecretNotOwned")
+    assert [e.reason for e in first] == ["KubeconfigSecretNotOwned"] and again == []
+    written = [Event("Normal", "KubeconfigWritten", "wrote the cluster's kubeconfig in Secret 'kc'")]
+    fixed_status, fixed = record_publication(again_status, written, "kc", 1, NOW)
+    assert next(c for c in fixed_status["conditions"] if c["type"] == "KubeconfigPublished")["status"] == "True"
+    assert fixed == written

@@ -13,13 +13,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from aml_operator.api.conditions import Condition, ConditionStatus, find_condition, set_condition
 from aml_operator.api.inference_cluster import InferenceCluster
-from aml_operator.reconcile.external import AzureError, KeysClient, WorkspaceTarget
+from aml_operator.reconcile.external import AzureError, JsonDict, KeysClient, WorkspaceTarget
 from aml_operator.reconcile.outcome import Event
 
 KUBECONFIG_KEY = "kubeconfig"
 CONTENT_ANNOTATION = "azureml.dev/kubeconfig-sha256"
 REFRESHED_ANNOTATION = "azureml.dev/kubeconfig-refreshed-at"
+PUBLISHED = "KubeconfigPublished"
 
 
 class SecretView(Protocol):
@@ -82,3 +84,20 @@ async def sync_kubeconfig(obj: InferenceCluster, keys: KeysClient, target: Works
         return []  # only the refresh time moved
     verb = "wrote" if existing is None else "refreshed"
     return [Event("Normal", "KubeconfigWritten", f"{verb} the cluster's kubeconfig in Secret {ref.name!r}")]
+
+
+def record_publication(status: JsonDict, events: list[Event], secret: str, generation: int,
+                       now: datetime) -> tuple[JsonDict, list[Event]]:
+    """The kubeconfig step's result as a ``KubeconfigPublished`` condition beside Ready, and its Warning
+    events only when the reason changes (the step runs on every pass of a Ready cluster)."""
+    conditions = [Condition.model_validate(c) for c in status.get("conditions") or []]
+    previous = find_condition(conditions, PUBLISHED)
+    warning = next((e for e in events if e.type == "Warning"), None)
+    state: ConditionStatus
+    if warning is not None:
+        state, reason, message = "False", warning.reason, warning.message
+    else:
+        state, reason, message = "True", "Written", f"the cluster's kubeconfig is in Secret {secret!r}"
+    updated = set_condition(conditions, PUBLISHED, state, reason, message, observed_generation=generation, now=now)
+    kept = [e for e in events if e.type != "Warning" or previous is None or previous.reason != e.reason]
+    return {**status, "conditions": [c.to_json() for c in updated]}, kept
