@@ -12,7 +12,9 @@ from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-RECONCILES = Counter("aml_reconciles_total", "Reconcile passes by kind and outcome.", ["kind", "outcome"])
+RECONCILES = Counter("aml_reconciles_total",
+                     "Reconcile passes by kind and outcome (ready, progressing, stalled, unknown).",
+                     ["kind", "outcome"])
 ARM_REQUESTS = Counter("aml_arm_requests_total", "Requests sent to Azure Resource Manager, by operation and status.",
                        ["operation", "method", "code"])
 THROTTLED = Counter("aml_arm_throttled_total", "Responses Azure throttled (HTTP 429).")
@@ -69,8 +71,8 @@ def record_pass(kind: str, namespace: str, name: str, before: Mapping[str, Any],
     """Count a pass, track the object's Ready state, and time operations that finished in it."""
     conditions: dict[str, Mapping[str, Any]] = {c.get("type", ""): c for c in after.get("conditions", [])}
     ready, stalled = conditions.get("Ready", {}), conditions.get("Stalled", {})
-    outcome = "ready" if ready.get("status") == "True" else "stalled" if stalled.get("status") == "True" \
-        else "progressing"
+    outcome = ("ready" if ready.get("status") == "True" else "stalled" if stalled.get("status") == "True"
+               else "unknown" if ready.get("status") == "Unknown" else "progressing")
     RECONCILES.labels(kind, outcome).inc()
     OBJECTS.observe(kind, namespace, name, str(ready.get("status", "Unknown")), str(ready.get("reason", "")))
     old_op, new_op = before.get("lastOperation") or {}, after.get("lastOperation") or {}

@@ -1,10 +1,12 @@
-"""Metric labels stay low-cardinality: no compute names, ids or operation GUIDs."""
+"""Metric labels stay low-cardinality (no compute names, ids or operation GUIDs); passes count by outcome."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from aml_operator.metrics import operation_of
+from aml_operator.metrics import RECONCILES, operation_of, record_pass
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 LOC = "/subscriptions/s/providers/Microsoft.MachineLearningServices/locations/westeurope"
@@ -23,3 +25,17 @@ LOC = "/subscriptions/s/providers/Microsoft.MachineLearningServices/locations/we
 ])
 def test_operation_names_the_kind_of_request_not_the_resource(url: str, operation: str) -> None:
     assert operation_of(url) == operation
+
+
+@pytest.mark.parametrize(
+    ("ready", "stalled", "outcome"),
+    [("True", "False", "ready"), ("False", "True", "stalled"), ("Unknown", "False", "unknown"),
+     ("False", "False", "progressing")],
+)
+def test_a_pass_is_counted_by_what_its_conditions_say(ready: str, stalled: str, outcome: str) -> None:
+    counter = RECONCILES.labels("MetricsTest", outcome)
+    before = counter._value.get()
+    status = {"conditions": [{"type": "Ready", "status": ready, "reason": "R"},
+                             {"type": "Stalled", "status": stalled, "reason": "S"}]}
+    record_pass("MetricsTest", "ns", f"obj-{outcome}", {}, status, datetime(2026, 1, 1, tzinfo=UTC))
+    assert counter._value.get() == before + 1
