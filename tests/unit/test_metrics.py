@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
-from aml_operator.metrics import RECONCILES, operation_of, record_pass
+from aml_operator.metrics import operation_of, record_pass
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 LOC = "/subscriptions/s/providers/Microsoft.MachineLearningServices/locations/westeurope"
@@ -33,9 +34,9 @@ def test_operation_names_the_kind_of_request_not_the_resource(url: str, operatio
      ("False", "False", "progressing")],
 )
 def test_a_pass_is_counted_by_what_its_conditions_say(ready: str, stalled: str, outcome: str) -> None:
-    counter = RECONCILES.labels("MetricsTest", outcome)
-    before = counter._value.get()
+    labels = {"kind": "MetricsTest", "outcome": outcome}
+    before = REGISTRY.get_sample_value("aml_reconciles_total", labels) or 0.0
     status = {"conditions": [{"type": "Ready", "status": ready, "reason": "R"},
                              {"type": "Stalled", "status": stalled, "reason": "S"}]}
     record_pass("MetricsTest", "ns", f"obj-{outcome}", {}, status, datetime(2026, 1, 1, tzinfo=UTC))
-    assert counter._value.get() == before + 1
+    assert REGISTRY.get_sample_value("aml_reconciles_total", labels) == before + 1
