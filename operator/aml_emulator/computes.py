@@ -70,7 +70,7 @@ def _fault_error(ctx: Ctx, name: str) -> dict[str, Any] | None:
 
 def _response_body(ctx: Ctx, record: ComputeRecord) -> dict[str, Any]:
     body = ctx.emu.lifecycle.render(record, ctx.api_version)
-    if ctx.emu.config.profile == "live":
+    if ctx.live:
         # The live service upper-cases vmSize in the PUT response only (recorded traffic, notes §4).
         inner = body.get("properties", {}).get("properties")
         if isinstance(inner, dict) and isinstance(inner.get("vmSize"), str):
@@ -267,7 +267,7 @@ def _update_by_put(
         record.resource["tags"] = dict(body["tags"])
     if isinstance(body.get("identity"), dict):
         record.resource["identity"] = _identity(body, ctx.caller.tenant_id if ctx.caller else "", record.name)
-    live = emu.config.profile == "live"
+    live = ctx.live
     record.props["provisioningState"] = "Creating" if live else "Updating"
     _count_write(ctx, record.key)
     op = emu.lifecycle.start_operation(
@@ -477,7 +477,7 @@ async def delete(ctx: Ctx) -> web.Response:
         underlying_action="Delete" if action.lower() == "delete" else "Detach",
     )
     ctx.emu.store.save()
-    headers = lro_headers(ctx, op, location=ctx.emu.config.profile == "spec")
+    headers = lro_headers(ctx, op, location=not ctx.live)
     return empty_response(202, headers)
 
 
@@ -620,7 +620,7 @@ async def instance_action(ctx: Ctx) -> web.Response:
         error=_fault_error(ctx, record.name),
     )
     ctx.emu.store.save()
-    if ctx.emu.config.profile == "live":
+    if ctx.live:
         # Later api-versions and the live service answer 202 + Azure-AsyncOperation (notes §2.2).
         return empty_response(202, lro_headers(ctx, op))
     return empty_response(200)
