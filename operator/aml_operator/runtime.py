@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.common import ComputeResource, RetryStatus
 from aml_operator.api.conditions import READY
@@ -18,7 +20,6 @@ from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.api.workspace import Workspace
 from aml_operator.azureapi.clients import ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
-from aml_operator.kube.client import SecretsApi
 from aml_operator.kube.secrets import OwnerRef, SecretStore, SecretWriteFailed, StoredSecret
 from aml_operator.reconcile.computes import (
     ComputeContext,
@@ -36,6 +37,7 @@ from aml_operator.reconcile.prerequisites import LastGoodCredentials, gather
 from aml_operator.reconcile.retry import due, next_check
 from aml_operator.reconcile.workspace import (
     ResolvedCredentials,
+    SecretUnreadable,
     reconcile_workspace,
     resolve_credentials,
     target_of,
@@ -52,7 +54,6 @@ class Runtime:
         self.settings = settings
         self.cluster_id = cluster_id
         self.clients = ClientFactory(settings)
-        self.secrets = SecretsApi()
         self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
         self._credentials = LastGoodCredentials()
@@ -66,12 +67,23 @@ class Runtime:
         principal = resolved.principal
         return SdkComputeClient(lambda subscription: self.clients.client(subscription, principal, cloud))
 
+    async def _read_stored(self, namespace: str, name: str) -> StoredSecret | None:
+        """A Secret through the shared store; the Kubernetes client's errors become the core's."""
+        try:
+            return await self.secret_store.read(namespace, name)
+        except ApiException as exc:
+            raise SecretUnreadable(name, f"the API server answered {exc.status} {exc.reason}") from exc
+
+    async def _read_data(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        stored = await self._read_stored(namespace, name)
+        return stored.data if stored is not None else None
+
     async def reconcile_workspace(self, workspace: Workspace) -> Outcome:
         async def connect(resolved: ResolvedCredentials) -> SdkComputeClient:
             return await self.connect(resolved, workspace.spec.cloud)
 
         key = (workspace.metadata.namespace, workspace.metadata.name)
-        result = await reconcile_workspace(workspace, connect, self.secrets.read,
+        result = await reconcile_workspace(workspace, connect, self._read_data,
                                            self.settings.may_use_operator_identity, now())
         self._workspace_checks[key] = next_check(self._workspace_checks.get(key), result, now(),
                                                  self.settings.drift_interval, self.settings.poll_interval,
@@ -89,11 +101,11 @@ class Runtime:
     async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
                        *, deleting: bool = False) -> ComputeContext | Outcome:
         async def resolve(workspace: Workspace) -> ResolvedCredentials:
-            return await resolve_credentials(workspace, self.secrets.read, self.settings.may_use_operator_identity)
+            return await resolve_credentials(workspace, self._read_data, self.settings.may_use_operator_identity)
 
         found = await gather(obj, tuple(driver.secret_needs(obj)), workspace_body, deleting=deleting,
                              orphan=deletion_policy_of(obj) == "Orphan", resolve=resolve,
-                             read_secret=self.secret_store.read, remembered=self._credentials, now=now(),
+                             read_secret=self._read_stored, remembered=self._credentials, now=now(),
                              requeue=self.settings.poll_interval)
         if isinstance(found, Outcome):
             return found

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from controlplane import ControlPlane
 from harness import (
     Emulator,
     Kube,
@@ -194,3 +195,36 @@ def test_a_blocked_workspace_deletion_names_what_holds_it_and_json_logs_name_eve
     assert any(line["object"]["kind"] == "ComputeCluster" and line["object"]["name"] == name
                for line in about_objects)
     assert_clean_log(operator)
+
+
+def test_a_second_object_naming_a_compute_of_another_never_writes_nor_deletes_it(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str,
+        control_plane: ControlPlane) -> None:
+    other_namespace = f"{namespace[:50]}-b"
+    control_plane.kubectl("create", "namespace", other_namespace)
+    other = Kube(control_plane, other_namespace)
+    try:
+        first, second = operator_factory(namespace, emulator), operator_factory(other_namespace, emulator)
+        ready_workspace(kube)
+        ready_workspace(other)
+        name = unique(namespace, "shared")
+        kube.apply(compute_cluster(name, max_nodes=1))
+        kube.wait_condition("computecluster", name)
+        writes = emulator.writes_of(name)
+
+        other.apply(compute_cluster(name, max_nodes=3))  # same name in Azure, another owner
+        refused = other.wait_condition("computecluster", name, "Stalled", reason="AlreadyExists", timeout=30)
+        assert f"it belongs to {namespace}/ComputeCluster/{name}" in next(
+            c["message"] for c in refused["status"]["conditions"] if c["type"] == "Ready")
+        never_ready_for(other, "computecluster", name, 2 * DRIFT)
+        other.delete("computecluster", name)
+        other.wait_gone("computecluster", name, timeout=30)
+
+        azure = emulator.compute(name) or {}
+        assert emulator.writes_of(name) == writes, "the second object wrote nothing, deleted nothing"
+        assert azure["tags"]["azureml.dev-owner"] == f"{namespace}/ComputeCluster/{name}"
+        assert ready(kube, "computecluster", name)["status"] == "True"
+        assert_clean_log(first)
+        assert_clean_log(second)
+    finally:
+        control_plane.kubectl("delete", "namespace", other_namespace, "--wait=false", check=False)

@@ -15,7 +15,7 @@ from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.reconcile.outcome import Outcome
 from aml_operator.reconcile.prerequisites import LastGoodCredentials, Prerequisites, gather
 from aml_operator.reconcile.secret_refs import SecretNeed
-from aml_operator.reconcile.workspace import CredentialsRefused, ResolvedCredentials
+from aml_operator.reconcile.workspace import CredentialsRefused, ResolvedCredentials, SecretUnreadable
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 NEED = SecretNeed("admin", "spec.adminCredentials.passwordSecretRef", ("password",))
@@ -106,3 +106,16 @@ async def test_a_deletion_falls_back_on_the_last_credentials_that_worked() -> No
     found = await run(workspace(False), deleting=True, refuse=True, remembered=remembered)
     assert isinstance(found, Prerequisites) and found.credentials is principal
     assert found.secrets == {}  # a deletion sends no body: a Secret already gone cannot block it
+
+
+async def test_a_secret_the_api_server_will_not_give_is_a_condition_not_a_crash() -> None:
+    async def resolve(_workspace: Workspace) -> ResolvedCredentials:
+        return GOOD
+
+    async def forbidden(_namespace: str, name: str) -> Stored | None:
+        raise SecretUnreadable(name, "the API server answered 403 Forbidden")
+
+    found = await gather(cluster(), (NEED,), workspace(True), deleting=False, orphan=False, resolve=resolve,
+                         read_secret=forbidden, remembered=LastGoodCredentials(), now=NOW, requeue=5)
+    assert isinstance(found, Outcome) and found.reason == "SecretUnreadable"
+    assert "'admin' could not be read: the API server answered 403 Forbidden" in found.message

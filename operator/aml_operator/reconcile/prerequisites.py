@@ -20,7 +20,7 @@ from aml_operator.api.common import ComputeResource
 from aml_operator.api.workspace import Workspace
 from aml_operator.reconcile.outcome import Event, Outcome, conditions_for
 from aml_operator.reconcile.secret_refs import SecretNeed
-from aml_operator.reconcile.workspace import CredentialsRefused, ResolvedCredentials, is_ready
+from aml_operator.reconcile.workspace import CredentialsRefused, ResolvedCredentials, SecretUnreadable, is_ready
 
 
 class StoredSecretView(Protocol):
@@ -97,7 +97,10 @@ async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace_
     secrets: dict[str, str] = {}
     versions: dict[str, str] = {}
     for need in () if deleting else needs:
-        stored = await read_secret(obj.metadata.namespace, need.name)
+        try:
+            stored = await read_secret(obj.metadata.namespace, need.name)
+        except SecretUnreadable as exc:
+            return waiting(obj, "SecretUnreadable", exc.message, now, requeue)
         missing = need.missing(stored.data, stored.type) if stored is not None else need.missing(None)
         if missing is not None or stored is None:
             return waiting(obj, "SecretNotFound", str(missing), now, requeue)

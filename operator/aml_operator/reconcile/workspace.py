@@ -23,6 +23,15 @@ class SecretReader(Protocol):
         """Decoded data of a Secret, or None when it does not exist."""
 
 
+class SecretUnreadable(Exception):
+    """The Kubernetes API would not give a Secret (forbidden, unavailable); a reader raises it, never its
+    own client's exception, so a pass reports it as a condition instead of failing."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"Secret {name!r} could not be read: {why}")
+        self.message = str(self)
+
+
 class CredentialsRefused(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -45,7 +54,10 @@ async def resolve_credentials(workspace: Workspace, read_secret: SecretReader,
     namespace = workspace.metadata.namespace
     creds = workspace.spec.credentials
     if creds.secret_ref is not None:
-        data = await read_secret(namespace, creds.secret_ref.name)
+        try:
+            data = await read_secret(namespace, creds.secret_ref.name)
+        except SecretUnreadable as exc:
+            raise CredentialsRefused("SecretUnreadable", exc.message) from exc
         if data is None:
             raise CredentialsRefused("SecretNotFound",
                                      f"Secret {creds.secret_ref.name!r} (spec.credentials.secretRef) does not "
