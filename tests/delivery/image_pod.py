@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chart_operator import OperatorProcess, container_env, container_of, pod_name, sa_token
+from chart_operator import OperatorProcess, container_env, pod_name, sa_token
 
 from controlplane import ControlPlane
 
@@ -95,9 +95,9 @@ class ImageFilesystem:
 
 @dataclass
 class ImagePod(OperatorProcess):
-    """The operator container of `deployment`, run from `filesystem` as one pod of that Deployment."""
+    """One container of `workload` (a Deployment, run as one of its pods, or a Pod) run from `filesystem`."""
 
-    deployment: dict[str, Any]
+    workload: dict[str, Any]
     filesystem: ImageFilesystem
     plane: ControlPlane
     workdir: Path
@@ -108,23 +108,34 @@ class ImagePod(OperatorProcess):
     volumes: dict[str, Path] = field(default_factory=dict)
     """Mount path in the container (symlinks resolved) → the host directory or file behind it."""
 
+    container_name: str = "operator"
+
     def __post_init__(self) -> None:
-        self.name = self.name or pod_name(self.deployment)
+        is_pod = self.workload["kind"] == "Pod"
+        self.name = self.name or (self.workload["metadata"]["name"] if is_pod else pod_name(self.workload))
 
     @property
     def namespace(self) -> str:
-        return str(self.deployment["metadata"]["namespace"])
+        return str(self.workload["metadata"]["namespace"])
+
+    @property
+    def pod_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.workload["spec"]
+        return spec["template"]["spec"] if "template" in spec else spec
+
+    @property
+    def container(self) -> dict[str, Any]:
+        return next(c for c in self.pod_spec["containers"] if c["name"] == self.container_name)
 
     def security_context(self) -> dict[str, Any]:
         """The pod's securityContext overlaid with the container's, as the kubelet resolves them."""
-        spec = self.deployment["spec"]["template"]["spec"]
-        return {**spec.get("securityContext", {}), **container_of(self.deployment).get("securityContext", {})}
+        return {**self.pod_spec.get("securityContext", {}), **self.container.get("securityContext", {})}
 
     def prepare_volumes(self) -> None:
         """The host side of every mount: emptyDirs, ConfigMaps, the ServiceAccount token, kubelet files."""
-        spec = self.deployment["spec"]["template"]["spec"]
+        spec = self.pod_spec
         volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
-        for mount in container_of(self.deployment).get("volumeMounts", []):
+        for mount in self.container.get("volumeMounts", []):
             volume, host = volumes[mount["name"]], self.workdir / "volumes" / mount["name"]
             host.mkdir(parents=True)
             if "emptyDir" in volume:
@@ -137,12 +148,14 @@ class ImagePod(OperatorProcess):
             else:
                 raise AssertionError(f"volume {mount['name']}: only emptyDir and configMap are run here")
             self.volumes[mount["mountPath"]] = host
-        token_dir = self.workdir / "serviceaccount"
-        token_dir.mkdir()
-        (token_dir / "token").write_text(sa_token(self.plane, spec["serviceAccountName"], self.namespace))
-        shutil.copy(self.plane.ca_file, token_dir / "ca.crt")
-        (token_dir / "namespace").write_text(self.namespace)
-        self.volumes[SERVICE_ACCOUNT_MOUNT] = token_dir
+        if spec.get("automountServiceAccountToken", True):
+            token_dir = self.workdir / "serviceaccount"
+            token_dir.mkdir()
+            account = spec.get("serviceAccountName", "default")
+            (token_dir / "token").write_text(sa_token(self.plane, account, self.namespace))
+            shutil.copy(self.plane.ca_file, token_dir / "ca.crt")
+            (token_dir / "namespace").write_text(self.namespace)
+            self.volumes[SERVICE_ACCOUNT_MOUNT] = token_dir
         hostname = self.workdir / "hostname"
         hostname.write_text(self.name + "\n")
         self.volumes.update({"/etc/hosts": Path("/etc/hosts"), "/etc/resolv.conf": Path("/etc/resolv.conf"),
@@ -162,7 +175,7 @@ class ImagePod(OperatorProcess):
     def command(self) -> tuple[list[str], dict[str, str]]:
         if not self.volumes:
             self.prepare_volumes()
-        container, config = container_of(self.deployment), self.filesystem.config
+        container, config = self.container, self.filesystem.config
         context = self.security_context()
         if context.get("capabilities", {}).get("drop") != ["ALL"] or context.get("capabilities", {}).get("add"):
             raise AssertionError(f"only capabilities {{drop: [ALL]}} are run here, got {context.get('capabilities')}")

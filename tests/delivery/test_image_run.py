@@ -1,7 +1,7 @@
 """The built image runs as the chart runs it (image_pod.py): the Deployment the chart installed on the
 real API server, its ServiceAccount and RBAC, its env, args and securityContext, a read-only root; a
-Workspace and a ComputeCluster reach Ready against the emulator, the probes' endpoints answer, and
-nothing is written outside the /tmp emptyDir."""
+Workspace and a ComputeCluster reach Ready against the emulator, the probes' endpoints answer, the
+chart's `helm test` pod passes against it, and nothing is written outside the /tmp emptyDir."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from chart_operator import container_of
-from deliverykit import CHART, Helm, values_file
+from deliverykit import CHART, Helm, values_file, yaml_docs
 from image_pod import ImageFilesystem, ImagePod
 
 from controlplane import ControlPlane, free_port
@@ -65,7 +65,20 @@ def deployment(helm: Helm, crds_chart: str, control_plane: ControlPlane, emulato
     helm("uninstall", release, "-n", release_namespace, "--wait", "--timeout", "120s", check=False)
 
 
-def test_image_runs_as_the_chart_runs_it(deployment: dict[str, Any], filesystem: ImageFilesystem,
+def helm_test_pod(helm: Helm, deployment: dict[str, Any], health_port: int) -> dict[str, Any]:
+    """The chart's `helm test` pod as the release holds it, asking the operator's port directly: here no
+    cluster DNS or Service proxy stands between them, and the pods share the host's network."""
+    release = deployment["metadata"]["labels"]["app.kubernetes.io/instance"]
+    namespace = deployment["metadata"]["namespace"]
+    (pod,) = [doc for doc in yaml_docs(helm("get", "hooks", release, "-n", namespace).stdout) if doc["kind"] == "Pod"]
+    (container,) = pod["spec"]["containers"]
+    service = f"{deployment['metadata']['name']}-health.{namespace}.svc:{health_port}"
+    assert service in container["args"][0], container["args"]
+    container["args"] = [container["args"][0].replace(service, f"127.0.0.1:{health_port}")]
+    return pod
+
+
+def test_image_runs_as_the_chart_runs_it(deployment: dict[str, Any], filesystem: ImageFilesystem, helm: Helm,
                                          control_plane: ControlPlane, emulator: Emulator, namespace: str,
                                          tmp_path: Path) -> None:
     container = container_of(deployment)
@@ -103,6 +116,13 @@ def test_image_runs_as_the_chart_runs_it(deployment: dict[str, Any], filesystem:
         status, body = get(metrics)
         assert status == 200 and "aml_reconciles_total" in body and "aml_arm_requests_total" in body
         assert get(liveness)[0] == 200
+        hook = helm_test_pod(helm, deployment, ports[probe["port"]])
+        (tmp_path / "helm-test").mkdir()
+        tester = ImagePod(hook, filesystem, control_plane, tmp_path / "helm-test", tmp_path / "helm-test.log",
+                          container_name=hook["spec"]["containers"][0]["name"])
+        tester.start()
+        assert tester.process is not None and tester.process.wait(timeout=120) == 0, tester.output()
+        assert " 200 " in tester.output(), tester.output()
         kube.delete("computecluster", cluster)
         kube.wait_gone("computecluster", cluster, timeout=READY_TIMEOUT)
         kube.delete("workspace", "ws-ml")
