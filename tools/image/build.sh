@@ -6,6 +6,9 @@
 #           be reached, a base made from Debian packages (tools/image/offline-base.sh) is used instead
 #   ENGINE  buildah, docker or podman (default: the first found, in that order)
 #
+# Where the kernel or sandbox refuses overlay mounts, STORAGE_DRIVER=vfs makes buildah (and the image
+# tests, which inherit it) store layers as plain copies: slower, but it works anywhere.
+#
 # Rebuilds only when an input changed: the image carries a label with a digest of the Dockerfile,
 # the files it copies and the base, and an image with the same digest is reused.
 set -euo pipefail
