@@ -37,6 +37,11 @@ NETWORKING = {
 }
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@example"
 
+WORKLOAD_IDENTITY = {
+    "clientId": "22222222-2222-2222-2222-222222222222",
+    "tenantId": "11111111-1111-1111-1111-111111111111",
+    "serviceAccountName": "ml-team.azure",
+}
 Manifest = dict[str, Any]
 DELETE = object()  # marker for `edit`: remove the key
 
@@ -448,12 +453,43 @@ REFUSED = [
     refused(
         "ws-credentials-both",
         edit(ws, spec__credentials__useOperatorIdentity=True),
-        "spec.credentials must set exactly one of secretRef and useOperatorIdentity: true",
+        "spec.credentials must set exactly one of secretRef, workloadIdentity and useOperatorIdentity: true",
     ),
     refused(
         "ws-credentials-neither",
         edit(ws, spec__credentials={}),
-        "spec.credentials must set exactly one of secretRef and useOperatorIdentity: true",
+        "spec.credentials must set exactly one of secretRef, workloadIdentity and useOperatorIdentity: true",
+    ),
+    refused(
+        "ws-credentials-secret-and-workload-identity",
+        edit(ws, spec__credentials__workloadIdentity=WORKLOAD_IDENTITY),
+        "spec.credentials must set exactly one of secretRef, workloadIdentity and useOperatorIdentity: true",
+    ),
+    refused(
+        "ws-workload-identity-client-guid",
+        edit(ws, spec__credentials={"workloadIdentity": {**WORKLOAD_IDENTITY, "clientId": "my-app"}}),
+        "spec.credentials.workloadIdentity.clientId must be a GUID",
+    ),
+    refused(
+        "ws-workload-identity-tenant-guid",
+        edit(ws, spec__credentials={"workloadIdentity": {**WORKLOAD_IDENTITY, "tenantId": "contoso.onmicrosoft.com"}}),
+        "spec.credentials.workloadIdentity.tenantId must be a GUID",
+    ),
+    refused(
+        "ws-workload-identity-service-account-name",
+        edit(ws, spec__credentials={"workloadIdentity": {**WORKLOAD_IDENTITY, "serviceAccountName": "Team_A"}}),
+        "spec.credentials.workloadIdentity.serviceAccountName must be a ServiceAccount name",
+    ),
+    refused(
+        "ws-workload-identity-has-no-namespace",
+        edit(ws, spec__credentials={"workloadIdentity": {**WORKLOAD_IDENTITY, "namespace": "kube-system"}}),
+        'unknown field "spec.credentials.workloadIdentity.namespace"',
+    ),
+    refused(
+        "ws-workload-identity-needs-service-account",
+        edit(ws, spec__credentials={"workloadIdentity": {k: v for k, v in WORKLOAD_IDENTITY.items()
+                                                          if k != "serviceAccountName"}}),
+        "spec.credentials.workloadIdentity.serviceAccountName: Required value",
     ),
     refused("ws-subscription-guid", edit(ws, spec__subscriptionId="my-sub"), "spec.subscriptionId must be a GUID"),
     refused("ws-name-too-short", edit(ws, spec__workspaceName="ws"), "spec.workspaceName must be 3-33"),
@@ -634,6 +670,7 @@ ACCEPTED = [
         ),
     ),
     accepted("ws-operator-identity", edit(ws, spec__credentials={"useOperatorIdentity": True})),
+    accepted("ws-workload-identity", edit(ws, spec__credentials={"workloadIdentity": WORKLOAD_IDENTITY})),
     accepted("ac-datafactory", attached("DataFactory")),
     # updates of mutable fields
     accepted(
@@ -662,6 +699,8 @@ ACCEPTED = [
     ),
     accepted("ac-update-address", edit(vm, spec__address="dsvm.example.com"), before=vm),
     accepted("ws-update-credentials", edit(ws, spec__credentials__secretRef={"name": "new-creds"}), before=ws),
+    accepted("ws-update-to-workload-identity", edit(ws, spec__credentials={"workloadIdentity": WORKLOAD_IDENTITY}),
+             before=ws),
 ]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
 from .base import ApiModel, KubeResource, PrinterColumn, age_column, ready_column, reason_column
 from .common import StatusBase
 from .references import GUID_PATTERN, SecretRef
-from .schema import immutable_value, rule, validations
+from .schema import MAX_K8S_NAME, immutable_value, rule, validations
 
 Cloud = Literal["AzurePublicCloud", "AzureChinaCloud", "AzureUSGovernment"]
 
@@ -22,15 +22,57 @@ SECRET_KEY_CLIENT_ID = "clientId"
 SECRET_KEY_CLIENT_SECRET = "clientSecret"
 SECRET_KEY_CLIENT_CERTIFICATE = "clientCertificate"
 
+# A ServiceAccount name is a DNS-1123 subdomain (what the API server checks when one is created).
+SERVICE_ACCOUNT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def _guid_field(path: str, description: str) -> Any:
+    return Field(
+        max_length=36,
+        description=description,
+        json_schema_extra=validations(
+            rule(
+                f"self.matches('^{GUID_PATTERN}$')",
+                f"{path} must be a GUID such as 00000000-0000-0000-0000-000000000000",
+                reason="FieldValueInvalid",
+            )
+        ),
+    )
+
+
+class WorkloadIdentity(ApiModel):
+    """A Microsoft Entra application or managed identity that trusts a ServiceAccount of this namespace."""
+
+    client_id: str = _guid_field(
+        "spec.credentials.workloadIdentity.clientId",
+        "Client (application) id of the Entra application or user-assigned managed identity.",
+    )
+    tenant_id: str = _guid_field("spec.credentials.workloadIdentity.tenantId", "Entra tenant (directory) id.")
+    service_account_name: str = Field(
+        max_length=MAX_K8S_NAME,
+        description="ServiceAccount in this namespace whose tokens the identity's federated credential trusts "
+        "(subject system:serviceaccount:<namespace>:<name>, audience api://AzureADTokenExchange). The operator "
+        "requests short-lived tokens for it; nothing is stored.",
+        json_schema_extra=validations(
+            rule(
+                f"self.matches('{SERVICE_ACCOUNT_NAME_PATTERN}')",
+                "spec.credentials.workloadIdentity.serviceAccountName must be a ServiceAccount name (lower-case "
+                "letters, digits, '-' and '.', starting and ending with a letter or digit)",
+                reason="FieldValueInvalid",
+            )
+        ),
+    )
+
 
 class WorkspaceCredentials(ApiModel):
-    """How the operator authenticates to Azure for this workspace: a Secret, or its own identity."""
+    """How the operator authenticates to Azure for this workspace: a Secret, a ServiceAccount, or its own identity."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             rule(
-                "has(self.secretRef) != self.useOperatorIdentity",
-                "spec.credentials must set exactly one of secretRef and useOperatorIdentity: true",
+                "(has(self.secretRef) ? 1 : 0) + (has(self.workloadIdentity) ? 1 : 0)"
+                " + (self.useOperatorIdentity ? 1 : 0) == 1",
+                "spec.credentials must set exactly one of secretRef, workloadIdentity and useOperatorIdentity: true",
                 reason="FieldValueInvalid",
             )
         )
@@ -40,6 +82,11 @@ class WorkspaceCredentials(ApiModel):
         None,
         description=f"Secret in this namespace holding a service principal: keys {SECRET_KEY_TENANT_ID}, "
         f"{SECRET_KEY_CLIENT_ID}, and {SECRET_KEY_CLIENT_SECRET} or {SECRET_KEY_CLIENT_CERTIFICATE} (PEM).",
+    )
+    workload_identity: WorkloadIdentity | None = Field(
+        None,
+        description="Workload identity federation: the operator requests a token for a ServiceAccount of this "
+        "namespace and exchanges it with Entra ID; no secret is stored anywhere.",
     )
     use_operator_identity: bool = Field(
         False,
