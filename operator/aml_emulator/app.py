@@ -21,9 +21,9 @@ from . import api_versions, cloud, computes, control, locations, lro
 from .catalog import Catalogue
 from .config import EmulatorConfig, FaultRule
 from .context import Ctx, error_response, json_response
-from .errors import ArmError
+from .errors import ArmError, TokenError
 from .faults import Faults
-from .identity import Identity, TokenError, key_from_pem, key_to_pem, process_signing_key
+from .identity import Identity, key_from_pem, key_to_pem, process_signing_key
 from .lifecycle import Lifecycle
 from .state import Clock, Store
 from .stats import Stats
@@ -387,7 +387,7 @@ class Emulator:
             form = {k: str(v) for k, v in (await request.post()).items()}
             token_url = f"{base}{path}"
             try:
-                body = self.identity.issue(tenant, form, token_url, self._own_bases(request, base))
+                body = await self.identity.issue(tenant, form, token_url, self._own_bases(request, base))
             except TokenError as error:
                 log.info("token refused for client %s: AADSTS%s", form.get("client_id", "?"), error.aadsts)
                 self.stats.record(method, "identity.token", error.status)

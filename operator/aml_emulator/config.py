@@ -37,6 +37,18 @@ def _object_id_for(client_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aml-emulator/principal/{client_id}"))
 
 
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+
+
+class FederatedCredential(_Model):
+    """A federated identity credential: tokens of this issuer and subject may stand for the principal."""
+
+    issuer: str
+    subject: str
+    audiences: list[str] = Field(default_factory=lambda: [TOKEN_EXCHANGE_AUDIENCE])
+    name: str = ""
+
+
 class Principal(_Model):
     client_id: str
     tenant_id: str = DEFAULT_TENANT_ID
@@ -45,6 +57,7 @@ class Principal(_Model):
     secrets: list[str] = Field(default_factory=list)
     # PEM certificates whose private keys may sign client assertions for this principal.
     certificates: list[str] = Field(default_factory=list)
+    federated_credentials: list[FederatedCredential] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fill_object_id(self) -> Principal:
@@ -201,6 +214,9 @@ class EmulatorConfig(_Model):
     tls: TlsConfig = Field(default_factory=TlsConfig)
     page_size: int = 20
     token_lifetime_seconds: int = 3600
+    # CA bundle trusted when fetching a federated issuer's discovery document and keys (Entra trusts
+    # public CAs only; a local cluster's issuer has its own CA).
+    oidc_ca_file: str | None = None
 
     def principal(self, client_or_object_id: str) -> Principal | None:
         wanted = client_or_object_id.lower()

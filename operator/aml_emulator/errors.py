@@ -1,7 +1,9 @@
-"""ARM error bodies: `{"error": {"code", "message", "target"?, "details": [...]}}`."""
+"""ARM error bodies (`{"error": {"code", "message", "target"?, "details": [...]}}`) and Entra token refusals."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 
@@ -53,3 +55,25 @@ def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
 
 def conflict(message: str = "The request failed due to conflict with a concurrent request.") -> ArmError:
     return ArmError(409, "Conflict", message)
+
+
+class TokenError(Exception):
+    """A refusal of the token endpoint, in Entra's OAuth error format."""
+
+    def __init__(self, status: int, error: str, aadsts: int, description: str) -> None:
+        super().__init__(f"AADSTS{aadsts}")
+        self.status = status
+        self.error = error
+        self.aadsts = aadsts
+        self.description = description
+
+    def body(self) -> dict[str, Any]:
+        trace = str(uuid.uuid4())
+        return {
+            "error": self.error,
+            "error_description": f"AADSTS{self.aadsts}: {self.description} Trace ID: {trace}",
+            "error_codes": [self.aadsts],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+            "trace_id": trace,
+            "correlation_id": str(uuid.uuid4()),
+        }

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .config import ARM_AUDIENCES, EmulatorConfig, Principal
-from .errors import ArmError
+from .errors import ArmError, TokenError
+from .federation import IssuerKeys, check_federated_assertion, presents_federated_token
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ROLE_ACTIONS = {
@@ -75,28 +76,6 @@ class Caller:
     tenant_id: str
 
 
-class TokenError(Exception):
-    """A refusal of the token endpoint, in Entra's OAuth error format."""
-
-    def __init__(self, status: int, error: str, aadsts: int, description: str) -> None:
-        super().__init__(f"AADSTS{aadsts}")
-        self.status = status
-        self.error = error
-        self.aadsts = aadsts
-        self.description = description
-
-    def body(self) -> dict[str, Any]:
-        trace = str(uuid.uuid4())
-        return {
-            "error": self.error,
-            "error_description": f"AADSTS{self.aadsts}: {self.description} Trace ID: {trace}",
-            "error_codes": [self.aadsts],
-            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-            "trace_id": trace,
-            "correlation_id": str(uuid.uuid4()),
-        }
-
-
 def _cert_thumbprints(pem: str) -> tuple[bytes, bytes, PublicKeyTypes]:
     cert = x509.load_pem_x509_certificate(pem.encode())
     return (
@@ -120,6 +99,7 @@ class Identity:
     def __init__(self, config: EmulatorConfig, signing_key: rsa.RSAPrivateKey) -> None:
         self.config = config
         self._key = signing_key
+        self.issuer_keys = IssuerKeys(config.oidc_ca_file)
         self._public = signing_key.public_key()
         der = self._public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = _b64url(hashlib.sha256(der).digest()[:20])
@@ -161,7 +141,8 @@ class Identity:
         return tenant.lower() in {t.lower() for t in self.config.tenants}
 
     # -- token endpoint ----------------------------------------------------------------------------------
-    def issue(self, tenant: str, form: dict[str, str], token_url: str, own_bases: tuple[str, ...]) -> dict[str, Any]:
+    async def issue(self, tenant: str, form: dict[str, str], token_url: str,
+                    own_bases: tuple[str, ...]) -> dict[str, Any]:
         """Answer a client-credentials request, or raise TokenError."""
         if not self.known_tenant(tenant):
             raise TokenError(
@@ -189,7 +170,12 @@ class Identity:
                 "tenant or consented to by any user in the tenant.",
             )
         audience = self._audience(form.get("scope", ""), tenant, own_bases)
-        if "client_assertion" in form:
+        if "client_assertion" in form and presents_federated_token(principal, form["client_assertion"]):
+            if form.get("client_assertion_type") != ASSERTION_TYPE:
+                raise TokenError(400, "invalid_request", 900023, "Specified client_assertion_type is not supported.")
+            await check_federated_assertion(principal, form["client_assertion"], self.issuer_keys)
+            appidacr = "2"
+        elif "client_assertion" in form:
             self._check_assertion(principal, form, token_url)
             appidacr = "2"
         else:
