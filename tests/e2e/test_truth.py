@@ -99,7 +99,8 @@ def test_a_change_azure_cannot_make_and_a_failed_compute_never_show_ready(
     emulator.change_behind_our_back(name, {"properties": {"provisioningState": "Failed",
                                                           "properties": {"vmSize": "STANDARD_DS3_V2"}}})
     started = time.monotonic()
-    kube.wait_condition("computecluster", name, "Ready", "False", reason="ProvisioningFailed", timeout=30)
+    # Stalled=True is what deploy/argocd/health.lua reports as Degraded.
+    kube.wait_condition("computecluster", name, "Stalled", "True", reason="ProvisioningFailed", timeout=30)
     print(f"Failed in Azure shown after {time.monotonic() - started:.1f}s")
     never_ready_for(kube, "computecluster", name, 2 * DRIFT)
     assert emulator.writes_of(name) == writes, "nothing is written to a compute the spec cannot fix"

@@ -115,6 +115,17 @@ async def test_a_crash_after_the_put_does_not_create_twice() -> None:
     again = await reconcile_compute(cluster(status=first.status), driver, ctx(azure))
     assert [w for w in azure.writes() if w[0] == "put"] == [("put", "cpu")]
     assert condition(again.status, "Ready") == ("True", "Succeeded")
+    assert again.status["lastOperation"]["operationStatus"] == "Succeeded"  # the intent is spent
+
+
+async def test_a_crash_after_the_put_while_azure_still_creates_follows_azure() -> None:
+    azure, driver = fake_azure(), ComputeClusterDriver()
+    intent = (await reconcile_compute(cluster(), driver, ctx(azure))).status
+    await reconcile_compute(cluster(status=intent), driver, ctx(azure))  # PUT; its status write is lost
+    resumed = await reconcile_compute(cluster(status=intent), driver, ctx(azure))
+    assert condition(resumed.status, "Reconciling") == ("True", "Creating")
+    assert resumed.status["lastOperation"]["operationStatus"] == "InProgress"
+    assert len(azure.writes()) == 1
 
 
 async def test_operation_in_flight_is_polled_not_repeated() -> None:

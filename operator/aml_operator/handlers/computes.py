@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -24,6 +25,8 @@ from aml_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
 POLL = SETTINGS.poll_interval
+INTENT_GRACE = 5.0
+"""Seconds the change handler that recorded an intent to create has to send its PUT (it needs ~0.5 s)."""
 DriverFor = Callable[[ComputeResource], ComputeDriver]
 
 
@@ -53,12 +56,15 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
 
 
 def _put_imminent(body: kopf.Body) -> bool:
-    """The change handler recorded the intent to create and comes straight back to PUT (a refused PUT
-    leaves a retry in status instead, and then the timer retries on schedule)."""
+    """A change handler recorded the intent to create a moment ago and comes straight back to PUT: its
+    turn. An older intent (recorded by the timer, or left by a refused PUT with a retry) is the timer's."""
     status = body.get("status") or {}
     operation = status.get("lastOperation") or {}
-    return (operation.get("operationName") == "Create" and operation.get("operationStatus") == "Pending"
-            and not status.get("retry"))
+    if operation.get("operationName") != "Create" or operation.get("operationStatus") != "Pending" \
+            or status.get("retry") or not operation.get("operationTime"):
+        return False
+    recorded = datetime.fromisoformat(str(operation["operationTime"]).replace("Z", "+00:00"))
+    return (datetime.now(UTC) - recorded).total_seconds() < INTENT_GRACE
 
 
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,

@@ -33,6 +33,7 @@ from aml_operator.reconcile.external import (
 from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
 from aml_operator.reconcile.ownership import Owner, with_owner_tags, writes_paused
 from aml_operator.reconcile.planner import (
+    TRANSITIONAL_STATES,
     AzureView,
     Create,
     Facts,
@@ -236,6 +237,12 @@ class _Pass:
         if azure is None:
             self.status.provisioning_state = None
             return
+        op = self.status.last_operation
+        if op is not None and op.operation_status in (PENDING, IN_PROGRESS) and not op.async_operation_url \
+                and self.ctx.owner.owns(azure.tags):
+            # Our write reached Azure (a crash lost its answer, or it finished at once): Azure's state is the truth.
+            busy = azure.provisioning_state.lower() in TRANSITIONAL_STATES
+            op.operation_status = IN_PROGRESS if busy else "Succeeded"
         self.status.azure_resource_id = azure.arm_id or self.ctx.target.compute_id(self.name)
         self.status.provisioning_state = azure.provisioning_state or None
         self.status.provisioning_errors = [StatusError(code=e.code, message=e.message)
