@@ -20,17 +20,25 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
-COPY operator/ operator/
-# A venv first (its pip builds and installs: a distribution's own pip may refuse to), then the wheel
-# (setuptools from the build-system table, in an isolated build environment), then the wheel and its
-# runtime dependencies at the versions constraints.txt pins. The optional build secret `pip-ca` is a
-# CA bundle for a TLS-inspecting proxy between the build and the package index.
+COPY pyproject.toml constraints.txt ./
+# The runtime dependencies first, at the versions constraints.txt pins, in a layer of their own that a
+# change to the code does not invalidate. A venv's own pip installs (a distribution's may refuse to).
+# The optional build secret `pip-ca` is a CA bundle for a TLS-inspecting proxy in front of the index.
 RUN --mount=type=secret,id=pip-ca,required=false \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && python -m venv /opt/venv \
+    && /opt/venv/bin/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt --requirement /tmp/requirements.txt \
+    && /opt/venv/bin/python -m compileall -q /opt/venv
+COPY README.md ./
+COPY operator/ operator/
+# Then the project's wheel (setuptools from the build-system table, in an isolated build environment)
+# without dependencies; `pip check` proves the layer below satisfies them. pip itself leaves the image.
+RUN --mount=type=secret,id=pip-ca,required=false \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
-    && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt /dist/*.whl \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /dist/*.whl \
+    && /opt/venv/bin/pip check \
     && /opt/venv/bin/pip uninstall --yes pip \
     && /opt/venv/bin/python -m compileall -q /opt/venv \
     && /opt/venv/bin/aml-operator --help
