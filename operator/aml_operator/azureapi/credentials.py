@@ -8,7 +8,9 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.identity.aio import CertificateCredential, ClientSecretCredential, DefaultAzureCredential
 
+from aml_operator.azureapi.client_assertion import build_workload_identity_credential
 from aml_operator.reconcile.credentials import ServicePrincipal
+from aml_operator.reconcile.workload_identity import WorkloadIdentity
 
 
 def build_credential(principal: ServicePrincipal | None, authority_host: str,
@@ -20,6 +22,8 @@ def build_credential(principal: ServicePrincipal | None, authority_host: str,
                                "transport": transport}
     if principal is None:
         return DefaultAzureCredential(**options)
+    if isinstance(principal, WorkloadIdentity):
+        return build_workload_identity_credential(principal, **options)
     if principal.client_secret is not None:
         return ClientSecretCredential(principal.tenant_id, principal.client_id, principal.client_secret,
                                       **options)

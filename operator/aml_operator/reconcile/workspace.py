@@ -16,6 +16,7 @@ from aml_operator.api.workspace import Workspace
 from aml_operator.reconcile.credentials import CredentialsError, ServicePrincipal, service_principal_from_secret
 from aml_operator.reconcile.external import AzureError, ComputeClient, WorkspaceTarget
 from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
+from aml_operator.reconcile.workload_identity import workload_identity_of
 
 
 class SecretReader(Protocol):
@@ -66,6 +67,9 @@ async def resolve_credentials(workspace: Workspace, read_secret: SecretReader,
             return ResolvedCredentials(service_principal_from_secret(creds.secret_ref.name, data))
         except CredentialsError as exc:
             raise CredentialsRefused("CredentialsInvalid", str(exc)) from exc
+    workload_identity = workload_identity_of(workspace)
+    if workload_identity is not None:
+        return ResolvedCredentials(workload_identity)
     if not operator_identity_allowed(namespace):
         raise CredentialsRefused(
             "OperatorIdentityNotAllowed",

@@ -28,6 +28,12 @@ and shows what breaks without each one.
   # its InferenceCluster and the garbage collector deletes it. Kubernetes cannot narrow `create` by
   # name; rbac.writeSecrets: false drops both verbs.
 {{- end }}
+# domain: Workspaces with spec.credentials.workloadIdentity: a short-lived token (TokenRequest) of the
+# ServiceAccount a Workspace names, exchanged with Entra ID. Granted here, per watched namespace, so the
+# operator can never speak for a ServiceAccount of a namespace it does not serve.
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
 # domain + framework: events on transitions (the operator, through kopf.event). kopf posts
 # core/v1 Events with create only.
 - apiGroups: [""]
