@@ -2,7 +2,8 @@
 
 One run per (rule, verb): install the chart, take that verb out of the live Role or ClusterRole,
 run the operator under the ServiceAccount token and drive a Workspace and a ComputeCluster to Ready
-and away (for the Secret write verbs, an InferenceCluster publishing its kubeconfig). The run stops
+and away (for the Secret write verbs, an InferenceCluster publishing its kubeconfig; for ServiceAccount
+tokens, a Workspace that reaches Azure as a ServiceAccount of its namespace). The run stops
 as soon as the API server refuses the operator something. Not covered here: `get` on the
 kube-system namespace, granted only when no cluster id is known (without it the operator stops at
 start-up: "cannot tell which cluster this is"); test_kustomize.py shows it used.
@@ -23,7 +24,7 @@ from chart_operator import ChartOperator, sa_kubeconfig
 from deliverykit import CHART, Helm, helm_offline, values_file, yaml_docs
 
 from controlplane import ControlPlane
-from harness import Emulator, Kube, compute_cluster, credentials_secret, unique, workspace
+from harness import SUBSCRIPTION_ID, TENANT_ID, Emulator, Kube, compute_cluster, credentials_secret, unique, workspace
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -124,6 +125,26 @@ def drive(kube: Kube, operator: ChartOperator, namespace: str) -> str:
     return f"refused: {operator.refusals()[0]}" if operator.refusals() else ""
 
 
+def drive_workload_identity(kube: Kube, operator: ChartOperator, namespace: str) -> str:
+    """A Workspace with a workload identity: the operator requests a token of the ServiceAccount it names."""
+    kube.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ml-team"}},
+               {"apiVersion": "azureml.dev/v1alpha1", "kind": "Workspace", "metadata": {"name": "ws-wi"},
+                "spec": {"subscriptionId": SUBSCRIPTION_ID, "resourceGroup": "rg-ml",
+                         "workspaceName": "ws-ml",
+                         "credentials": {"workloadIdentity": {"clientId": str(uuid.uuid4()), "tenantId": TENANT_ID,
+                                                              "serviceAccountName": "ml-team"}}}})
+    deadline = time.monotonic() + FLOW_TIMEOUT
+    while time.monotonic() < deadline:
+        conditions = ((kube.get("workspace", "ws-wi") or {}).get("status") or {}).get("conditions", [])
+        for condition in conditions:
+            if "may not request tokens" in condition.get("message", ""):
+                return f"refused: {condition['message']}"
+        if operator.refusals():
+            return f"refused: {operator.refusals()[0][:400]}"
+        time.sleep(0.5)
+    return ""
+
+
 def drive_kubeconfig(kube: Kube, operator: ChartOperator, namespace: str) -> str:
     """An InferenceCluster creates its kubeconfig Secret, and replaces it once tampered with."""
     name = unique(namespace, "min-aks")
@@ -175,7 +196,11 @@ def test_each_verb_is_needed(case: tuple[str, str, int, str], chart: Callable[[s
     name = deployment["metadata"]["name"] + ("-framework" if kind == "ClusterRole" else "")
     rule = remove_verb(control_plane, kind, name, namespace, index, verb)
     resources = rule["resources"]
-    flow = drive_kubeconfig if resources == ["secrets"] and verb in SECRET_WRITES else drive
+    flow = drive
+    if resources == ["secrets"] and verb in SECRET_WRITES:
+        flow = drive_kubeconfig
+    elif resources == ["serviceaccounts/token"]:
+        flow = drive_workload_identity
 
     sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     kubeconfig = sa_kubeconfig(control_plane, sa, release_namespace, tmp_path / "sa-kubeconfig")
