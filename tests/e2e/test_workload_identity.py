@@ -14,8 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
+from kubernetes import client, config
 
+from aml_operator.azureapi.client_assertion import refusal_message
+from aml_operator.kube.service_account_tokens import ServiceAccountToken, ServiceAccountTokenUnavailable
+from aml_operator.reconcile.workload_identity import TOKEN_AUDIENCE, WorkloadIdentity
 from controlplane import ControlPlane
 from harness import SUBSCRIPTION_ID, TENANT_ID, Emulator, Kube, Operator, compute_cluster, start_emulator
 
@@ -120,3 +125,31 @@ def test_each_namespace_reaches_azure_only_as_its_own_service_account(
         seen.append(json.dumps(kube.events()))
         seen.extend(json.dumps(kube.get("workspace", name)) for name in names)
     assert not any(JWT.search(text) for text in seen), "a token appears in logs, events or status"
+
+
+def test_service_account_tokens_are_requested_once_and_bound_to_their_account(
+        control_plane: ControlPlane, namespace: str) -> None:
+    Kube(control_plane, namespace).apply(service_account("trainer"))
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(control_plane.kubeconfig)))
+    tokens = ServiceAccountToken(namespace, "trainer", TOKEN_AUDIENCE, lifetime=600, core=core)
+    first = tokens.current()
+    assert tokens.current() == first and tokens.requests == 1
+    claims = jwt.decode(first, options={"verify_signature": False})
+    assert claims["sub"] == f"system:serviceaccount:{namespace}:trainer"
+    assert claims["aud"] == [TOKEN_AUDIENCE] and claims["iss"] == control_plane.server
+    assert first not in repr(tokens)
+    missing = ServiceAccountToken(namespace, "nobody", TOKEN_AUDIENCE, core=core)
+    with pytest.raises(ServiceAccountTokenUnavailable, match=f"'nobody' in namespace {namespace} does not exist"):
+        missing.current()
+
+
+def test_identities_of_two_namespaces_never_share_a_cache_entry_and_refusals_name_the_subject() -> None:
+    def identity(namespace: str) -> WorkloadIdentity:
+        return WorkloadIdentity(tenant_id=TENANT_ID, client_id=CLIENT_A, namespace=namespace,
+                                service_account_name="team")
+
+    assert identity("a").fingerprint == identity("a").fingerprint != identity("b").fingerprint
+    message = refusal_message(identity("b"), "Authentication failed: AADSTS700212: No matching federated identity "
+                                             "record found for presented assertion audience 'x'. Trace ID: 1")
+    assert message.startswith("Entra ID refused the workload identity (AADSTS700212): no federated credential")
+    assert "must trust the subject system:serviceaccount:b:team with audience api://AzureADTokenExchange" in message
