@@ -60,6 +60,7 @@ PREFIX = "scale"
 CEILING_WORKSPACE = "ws-ceiling"
 HOUR, MINUTE = 3600.0, 60.0
 APPLY_WORKERS = 8
+KUBE_LINES = 8
 
 
 @dataclass
@@ -134,8 +135,12 @@ class Report:
             yield f"    {route:<36} {count:>7}"
         kube_total = sum(self.rest_kube.values()) * MINUTE / o.rest_seconds
         yield f"at rest: Kubernetes API {kube_total:.1f} requests/min"
-        for (verb, resource), count in self.rest_kube.most_common():
+        ranked = self.rest_kube.most_common()
+        for (verb, resource), count in ranked[:KUBE_LINES]:
             yield f"    {verb:<8} {resource:<40} {count * MINUTE / o.rest_seconds:>8.1f}/min"
+        if len(ranked) > KUBE_LINES:
+            rest = sum(count for _, count in ranked[KUBE_LINES:]) * MINUTE / o.rest_seconds
+            yield f"    {len(ranked) - KUBE_LINES} others{'':<41} {rest:>8.1f}/min"
         yield (f"at rest: operator CPU {self.rest_cpu_seconds * MINUTE / o.rest_seconds:.2f} s/min, "
                f"RSS {self.rest_rss_mib:.0f} MiB; peak RSS {self.peak_rss_mib:.0f} MiB")
         if self.first_put_seconds:
