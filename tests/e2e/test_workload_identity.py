@@ -27,6 +27,8 @@ from harness import SUBSCRIPTION_ID, TENANT_ID, Emulator, Kube, Operator, comput
 pytestmark = pytest.mark.timeout(300)
 
 CLIENT_A = "a0a0a0a0-0000-4000-8000-00000000000a"
+CLIENT_OPERATOR = "0b0b0b0b-0000-4000-8000-00000000000b"
+OPERATOR_ACCOUNT = "operator-pod"
 DISCOVERY_BINDING = "aml-e2e-service-account-issuer-discovery"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
 
@@ -62,10 +64,14 @@ def public_issuer(control_plane: ControlPlane) -> Iterator[None]:
 
 def federation_emulator(plane: ControlPlane, workdir: Path, namespace: str) -> Emulator:
     config = {
-        "principals": [{"client_id": CLIENT_A, "federated_credentials": [
-            {"issuer": plane.server, "subject": f"system:serviceaccount:{namespace}:team-a"}]}],
-        "role_assignments": [{"principal": CLIENT_A, "scope": f"/subscriptions/{SUBSCRIPTION_ID}",
-                              "role": "Contributor"}],
+        "principals": [
+            {"client_id": CLIENT_A, "federated_credentials": [
+                {"issuer": plane.server, "subject": f"system:serviceaccount:{namespace}:team-a"}]},
+            {"client_id": CLIENT_OPERATOR, "federated_credentials": [
+                {"issuer": plane.server, "subject": f"system:serviceaccount:{namespace}:{OPERATOR_ACCOUNT}"}]},
+        ],
+        "role_assignments": [{"principal": client_id, "scope": f"/subscriptions/{SUBSCRIPTION_ID}",
+                              "role": "Contributor"} for client_id in (CLIENT_A, CLIENT_OPERATOR)],
         "oidc_ca_file": str(plane.ca_file),
     }
     path = workdir / "federation.json"
@@ -86,10 +92,21 @@ def test_each_namespace_reaches_azure_only_as_its_own_service_account(
     seen: list[str] = []
     try:
         # One operator per namespace, one after the other: the harness gives each test one operator identity.
-        operator_a = operator_factory(namespace, emulator)
-        team_a.apply(service_account("team-a"), federated_workspace("ws-ml", CLIENT_A, "team-a"))
+        # The operator's own workload identity, as a pod's projected token gives it, where the settings allow it.
+        team_a.apply(service_account(OPERATOR_ACCOUNT))
+        projected = tmp_path / "azure-identity-token"
+        projected.write_text(control_plane.kubectl("create", "token", OPERATOR_ACCOUNT, "-n", namespace,
+                                                   "--audience=api://AzureADTokenExchange").stdout.strip())
+        operator_a = operator_factory(namespace, emulator, AZURE_FEDERATED_TOKEN_FILE=str(projected),
+                                      AZURE_CLIENT_ID=CLIENT_OPERATOR, AZURE_TENANT_ID=TENANT_ID,
+                                      AML_OPERATOR_IDENTITY_NAMESPACES=namespace)
+        own_identity = {"apiVersion": "azureml.dev/v1alpha1", "kind": "Workspace", "metadata": {"name": "own"},
+                        "spec": {**federated_workspace("own", CLIENT_A, "team-a")["spec"],
+                                 "credentials": {"useOperatorIdentity": True}}}
+        team_a.apply(service_account("team-a"), federated_workspace("ws-ml", CLIENT_A, "team-a"), own_identity)
         ready = team_a.wait_condition("workspace", "ws-ml")
         assert ready["status"]["location"] == "westeurope"
+        team_a.wait_condition("workspace", "own")
         team_a.apply(compute_cluster("wi-cluster"))
         team_a.wait_condition("computecluster", "wi-cluster", timeout=120)
         assert emulator.compute("wi-cluster") is not None
@@ -121,7 +138,7 @@ def test_each_namespace_reaches_azure_only_as_its_own_service_account(
     finally:
         emulator.stop()
     seen.append(emulator.log.read_text(errors="replace"))
-    for kube, names in ((team_a, ("ws-ml",)), (team_b, ("borrowed-account", "borrowed-client"))):
+    for kube, names in ((team_a, ("ws-ml", "own")), (team_b, ("borrowed-account", "borrowed-client"))):
         seen.append(json.dumps(kube.events()))
         seen.extend(json.dumps(kube.get("workspace", name)) for name in names)
     assert not any(JWT.search(text) for text in seen), "a token appears in logs, events or status"

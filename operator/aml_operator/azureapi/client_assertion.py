@@ -9,16 +9,20 @@ what the federated credential must trust, never the token.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 from azure.core.credentials import AccessTokenInfo
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import ClientAssertionCredential
+from azure.identity.aio import WorkloadIdentityCredential as PodWorkloadIdentityCredential
 
 from aml_operator.kube.service_account_tokens import ServiceAccountToken, ServiceAccountTokenUnavailable
 from aml_operator.reconcile.workload_identity import TOKEN_AUDIENCE, WorkloadIdentity
 
+POD_IDENTITY_VARIABLES = ("AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+"""What the AKS workload identity webhook (or a chart's projected volume) gives the operator's pod."""
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _HINTS = {
     "70021": "no federated credential of the identity matches the token",
@@ -61,3 +65,15 @@ def refusal_message(identity: WorkloadIdentity, entra_message: str) -> str:
 def build_workload_identity_credential(identity: WorkloadIdentity, **options: Any) -> WorkloadIdentityCredential:
     token = ServiceAccountToken(identity.namespace, identity.service_account_name, TOKEN_AUDIENCE)
     return WorkloadIdentityCredential(identity, token, **options)
+
+
+def pod_workload_identity(**options: Any) -> PodWorkloadIdentityCredential | None:
+    """The operator pod's own workload identity (its projected token file), None when it has none.
+
+    DefaultAzureCredential would find it too, but sends it to the public cloud's authority whatever its
+    ``authority`` says (it reads AZURE_AUTHORITY_HOST only): built here, it follows the operator's cloud
+    settings like every other credential.
+    """
+    if not all(os.environ.get(name) for name in POD_IDENTITY_VARIABLES):
+        return None
+    return PodWorkloadIdentityCredential(**options)

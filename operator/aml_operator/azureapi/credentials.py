@@ -8,7 +8,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.identity.aio import CertificateCredential, ClientSecretCredential, DefaultAzureCredential
 
-from aml_operator.azureapi.client_assertion import build_workload_identity_credential
+from aml_operator.azureapi.client_assertion import build_workload_identity_credential, pod_workload_identity
 from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.reconcile.workload_identity import WorkloadIdentity
 
@@ -21,7 +21,7 @@ def build_credential(principal: ServicePrincipal | None, authority_host: str,
     options: dict[str, Any] = {"authority": authority_host, "disable_instance_discovery": True,
                                "transport": transport}
     if principal is None:
-        return DefaultAzureCredential(**options)
+        return pod_workload_identity(**options) or DefaultAzureCredential(**options)
     if isinstance(principal, WorkloadIdentity):
         return build_workload_identity_credential(principal, **options)
     if principal.client_secret is not None:
