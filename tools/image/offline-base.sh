@@ -5,8 +5,8 @@
 # image's /usr/local/bin/python3.11; the Dockerfile builds its venv in the same base it runs, so both work.
 #
 # The base is cached as an OCI archive under ${AML_CP_CACHE:-${XDG_CACHE_HOME:-~/.cache}/azureml-compute-operator}
-# (beside the control plane binaries), keyed by everything that goes into it: this script, the suite,
-# the mirrors and the package list. Progress goes to stderr; stdout is the image name only.
+# (beside the control plane binaries), keyed by everything that goes into it: mmdebstrap's arguments
+# (variant, packages, exclusions, suite, mirrors). Progress goes to stderr; stdout is the image name only.
 set -euo pipefail
 
 SUITE=bookworm
@@ -18,7 +18,15 @@ PACKAGES="python3,python3-venv,python-is-python3,ca-certificates"
 step() { echo "==> $*" >&2; }
 
 cache_root="${AML_CP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/azureml-compute-operator}"
-key=$( { cat "$0"; echo "$SUITE $MIRROR $SECURITY_MIRROR $PACKAGES"; } | sha256sum | cut -c1-16)
+# minbase: Essential packages and apt only, like debian:bookworm-slim; documentation, manuals, locales,
+# apt lists and caches are left out as the slim image leaves them out.
+# shellcheck disable=SC2016  # the hook's $1 is the root mmdebstrap passes it, not ours to expand
+options=(--variant=minbase --include="$PACKAGES"
+         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
+         --dpkgopt='path-exclude=/usr/share/locale/*'
+         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
+sources=("deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main")
+key=$(printf '%s\n' "${options[@]}" "$SUITE" "${sources[@]}" | sha256sum | cut -c1-16)
 archive="$cache_root/image-base/debian-$SUITE-python3-$key.oci.tar"
 image="localhost/azureml-compute-operator-base:$SUITE-$key"
 
@@ -33,14 +41,7 @@ if [[ ! -s "$archive" ]]; then
   step "offline base: mmdebstrap $SUITE with $PACKAGES (cached afterwards in $archive)"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  # minbase: Essential packages and apt only, like debian:bookworm-slim; apt lists and caches are
-  # dropped as the slim image drops them.
-  mmdebstrap --quiet --variant=minbase --include="$PACKAGES" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-    "$SUITE" "$work/rootfs.tar" \
-    "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main" >&2
+  mmdebstrap --quiet "${options[@]}" "$SUITE" "$work/rootfs.tar" "${sources[@]}" >&2
   ctr=$(buildah from scratch)
   buildah add --quiet "$ctr" "$work/rootfs.tar" / >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
