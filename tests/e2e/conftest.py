@@ -52,7 +52,7 @@ def chart_identity(plane: ControlPlane, namespace: str, workdir: Path) -> tuple[
     plane.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     account = next(o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount")
     token = plane.kubectl("create", "token", account, "-n", namespace, "--duration=2h").stdout.strip()
-    kubeconfig = workdir / "operator-kubeconfig"
+    kubeconfig = workdir / f"operator-kubeconfig-{namespace}"  # one per operator: kopf reads it again later
     kubeconfig.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "operator",
         "clusters": [{"name": "local",
@@ -77,7 +77,7 @@ def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dic
             kubeconfig, cluster_objects = chart_identity(control_plane, namespace, tmp_path)
             cluster_scoped.extend(cluster_objects)
             env["KUBECONFIG"] = str(kubeconfig)
-        op = Operator(namespace, emulator, env, tmp_path / "operator.log", dict(extra_env))
+        op = Operator(namespace, emulator, env, tmp_path / f"operator{len(started) or ''}.log", dict(extra_env))
         op.start()
         started.append(op)
         return op
