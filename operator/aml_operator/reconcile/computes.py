@@ -351,9 +351,8 @@ async def reconcile_compute(obj: ComputeResource, driver: ComputeDriver, ctx: Co
             return run.failed(decision.reason, decision.message, retryable=azure.error.retryable,
                               retry_after=azure.error.retry_after, unknown=True)
         return run.report(decision)
-    assert isinstance(azure, Observation | None)
     try:
-        return await _act(run, decision, azure)
+        return await _act(run, decision)
     except AzureError as exc:
         return run.error(exc, f"{_doing(decision)} compute {run.name}")
 
@@ -366,7 +365,7 @@ def _doing(decision: Write) -> str:
     return "updating"
 
 
-async def _act(run: _Pass, decision: Write, azure: Observation | None) -> Outcome:
+async def _act(run: _Pass, decision: Write) -> Outcome:
     ctx = run.ctx
     if isinstance(decision, Create):
         return await _create(run)
