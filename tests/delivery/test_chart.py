@@ -122,6 +122,14 @@ def test_helm_test_pod_asks_the_liveness_endpoint_through_the_health_service(tmp
     assert operator["image"] == f"ghcr.io/azureml-compute-operator/azureml-compute-operator@sha256:{'c' * 64}"
     assert container["securityContext"] == operator["securityContext"]
     assert test_pod["spec"]["automountServiceAccountToken"] is False
+    labels = test_pod["metadata"]["labels"]
+    selectors = [deployment["spec"]["selector"]["matchLabels"]]
+    selectors += [d["spec"]["selector"] for d in docs if d["kind"] == "Service"]
+    selectors += [d["spec"]["podSelector"]["matchLabels"] for d in docs if d["kind"] == "NetworkPolicy"]
+    selectors += [d["spec"]["selector"]["matchLabels"] for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert len(selectors) == 5
+    for selector in selectors:
+        assert not selector.items() <= labels.items(), f"{selector} selects the test pod: its egress would be cut"
     script = container["args"][0]
     assert "http://t-azureml-compute-operator-health.aml.svc:9090/healthz" in script
     # The script the pod runs, against a local endpoint that answers as kopf's does, then a wrong path.
