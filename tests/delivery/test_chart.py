@@ -101,7 +101,7 @@ def test_rendered_pod_is_hardened() -> None:
     assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, "kopf's identity: the pod's name"
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Service",
-                            "Deployment", "PodDisruptionBudget", "NetworkPolicy", "Pod"])
+                            "Deployment", "PodDisruptionBudget", "NetworkPolicy", "NetworkPolicy", "Pod"])
     services = {d["metadata"]["name"]: d["spec"]["ports"] for d in docs if d["kind"] == "Service"}
     assert services == {
         "t-azureml-compute-operator-metrics": [{"name": "metrics", "port": 8081, "targetPort": "metrics",
@@ -125,11 +125,18 @@ def test_helm_test_pod_asks_the_liveness_endpoint_through_the_health_service(tmp
     labels = test_pod["metadata"]["labels"]
     selectors = [deployment["spec"]["selector"]["matchLabels"]]
     selectors += [d["spec"]["selector"] for d in docs if d["kind"] == "Service"]
-    selectors += [d["spec"]["podSelector"]["matchLabels"] for d in docs if d["kind"] == "NetworkPolicy"]
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    selectors.append(policies.pop("t-azureml-compute-operator")["podSelector"]["matchLabels"])
     selectors += [d["spec"]["selector"]["matchLabels"] for d in docs if d["kind"] == "PodDisruptionBudget"]
     assert len(selectors) == 5
     for selector in selectors:
-        assert not selector.items() <= labels.items(), f"{selector} selects the test pod: its egress would be cut"
+        assert not selector.items() <= labels.items(), f"{selector} selects the test pod"
+    # Its own policy: no ingress; egress to DNS and to the operator's pods on the health port only.
+    (policy,) = policies.values()
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items() and "ingress" not in policy
+    to_operator = policy["egress"][1]
+    assert to_operator["to"] == [{"podSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]}}]
+    assert to_operator["ports"] == [{"port": 9090, "protocol": "TCP"}]
     script = container["args"][0]
     assert "http://t-azureml-compute-operator-health.aml.svc:9090/healthz" in script
     # The script the pod runs, against a local endpoint that answers as kopf's does, then a wrong path.
@@ -154,7 +161,7 @@ def test_helm_test_pod_asks_the_liveness_endpoint_through_the_health_service(tmp
     finally:
         server.shutdown()
     disabled = yaml_docs(helm_offline("template", "t", str(CHART), "--set", "health.service.enabled=false").stdout)
-    assert not [d for d in disabled if d["kind"] == "Pod" or d["metadata"]["name"].endswith("-health")]
+    assert not [d for d in disabled if d["kind"] == "Pod" or d["metadata"]["name"].endswith(("-health", "-liveness"))]
 
 
 def test_workload_identity_annotates_the_service_account_and_labels_the_pod(tmp_path: Path) -> None:

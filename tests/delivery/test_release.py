@@ -78,6 +78,7 @@ def test_packaged_operator_chart_installs_on_the_api_server(
         values = yaml.safe_load((CHART / "values.yaml").read_text())
         assert container["image"] == f"{values['image']['repository']}:{VERSION}"
         hooks = yaml_docs(helm("get", "hooks", name, "-n", release_namespace).stdout)
-        assert [hook["metadata"]["annotations"]["helm.sh/hook"] for hook in hooks] == ["test"]
+        assert sorted((hook["kind"], hook["metadata"]["annotations"]["helm.sh/hook"]) for hook in hooks) == [
+            ("NetworkPolicy", "test"), ("Pod", "test")]
     finally:
         helm("uninstall", name, "-n", release_namespace, "--wait", "--timeout", "120s", check=False)
