@@ -168,8 +168,10 @@ class SecretStore:
             async with limit:
                 try:
                     secret = await self._get(*key)
-                except ApiException as exc:  # keep what we had; the next round tries again
-                    log.warning("could not re-read Secret %s/%s: HTTP %s %s", *key, exc.status, exc.reason)
+                except Exception as exc:  # keep what we had; the next round tries again
+                    # Status and reason only: the API server's answer may echo the Secret.
+                    why = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ApiException) else type(exc).__name__
+                    log.warning("could not re-read Secret %s/%s: %s", *key, why)
                     return
             remembered = self._remembered.get(key)
             if remembered is not None and _version(remembered.secret) != _version(secret):
