@@ -31,18 +31,24 @@ _HINTS = {
     "700213": "no federated credential of the identity names the token's subject",
     "700024": "the token had expired when Entra ID received it",
     "50027": "Entra ID could not read the token",
+    "50013": "the token's signature does not verify against the keys the issuer publishes",
+    "50166": "Entra ID could not read the issuer's discovery document or keys (is the issuer URL public?)",
     "700016": "Entra ID does not know the client id in this tenant",
     "90002": "Entra ID does not know the tenant",
 }
 
 
-class WorkloadIdentityCredential(ClientAssertionCredential):
+class ServiceAccountAssertionCredential(ClientAssertionCredential):
+    """A Workspace's workload identity: its ServiceAccount's token is the client assertion."""
+
     def __init__(self, identity: WorkloadIdentity, token: ServiceAccountToken, **kwargs: Any) -> None:
         super().__init__(identity.tenant_id, identity.client_id, token.current, **kwargs)
         self.identity = identity
         self._token = token
 
     async def _request_token(self, *scopes: str, **kwargs: Any) -> AccessTokenInfo:
+        # azure-identity calls the assertion function synchronously; refreshing the token first, in a
+        # worker thread, keeps the TokenRequest off the event loop. Only this path needs an assertion.
         try:
             await self._token.refresh()
             return await super()._request_token(*scopes, **kwargs)
@@ -62,9 +68,9 @@ def refusal_message(identity: WorkloadIdentity, entra_message: str) -> str:
             f"with audience {TOKEN_AUDIENCE} and this cluster's service-account issuer")
 
 
-def build_workload_identity_credential(identity: WorkloadIdentity, **options: Any) -> WorkloadIdentityCredential:
+def build_workload_identity_credential(identity: WorkloadIdentity, **options: Any) -> ServiceAccountAssertionCredential:
     token = ServiceAccountToken(identity.namespace, identity.service_account_name, TOKEN_AUDIENCE)
-    return WorkloadIdentityCredential(identity, token, **options)
+    return ServiceAccountAssertionCredential(identity, token, **options)
 
 
 def pod_workload_identity(**options: Any) -> PodWorkloadIdentityCredential | None:
