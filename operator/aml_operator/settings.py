@@ -52,6 +52,12 @@ class Settings:
     """kopf's liveness probe endpoint (AML_OPERATOR_LIVENESS)."""
     peering: str = ""
     """kopf peering object name (AML_OPERATOR_PEERING); empty runs standalone (one replica)."""
+    peering_priority: int = 0
+    """This replica's kopf peering priority (AML_OPERATOR_PEERING_PRIORITY); 0 draws a random one at start, because
+    kopf pauses every replica while two share the highest priority."""
+    peering_lifetime: int = 15
+    """Seconds a replica's peering record stays valid without a keep-alive (AML_OPERATOR_PEERING_LIFETIME): how
+    long a standby waits after the active replica dies before it takes over."""
     arm_endpoint: str = PUBLIC_ARM_ENDPOINT
     """Azure Resource Manager base URL (AML_ARM_ENDPOINT); the local emulator's URL for demos and tests."""
     arm_audience: str = PUBLIC_ARM_ENDPOINT
@@ -98,6 +104,8 @@ class Settings:
             namespaces=_csv(env.get("AML_OPERATOR_NAMESPACES")),
             liveness_endpoint=env.get("AML_OPERATOR_LIVENESS") or cls.liveness_endpoint,
             peering=env.get("AML_OPERATOR_PEERING", "").strip(),
+            peering_priority=int(env.get("AML_OPERATOR_PEERING_PRIORITY") or cls.peering_priority),
+            peering_lifetime=int(_float(env, "AML_OPERATOR_PEERING_LIFETIME", cls.peering_lifetime)),
             arm_endpoint=(env.get("AML_ARM_ENDPOINT") or PUBLIC_ARM_ENDPOINT).rstrip("/"),
             arm_audience=env.get("AML_ARM_AUDIENCE") or PUBLIC_ARM_ENDPOINT,
             authority_host=(env.get("AML_AUTHORITY_HOST") or PUBLIC_AUTHORITY_HOST).rstrip("/"),

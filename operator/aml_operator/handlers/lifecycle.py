@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import kopf
@@ -32,6 +33,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     if ours.peering:
         settings.peering.name = ours.peering
         settings.peering.mandatory = True
+        settings.peering.priority = ours.peering_priority or secrets.randbelow(2**30) + 1
+        settings.peering.lifetime = ours.peering_lifetime
     settings.watching.server_timeout = 300
     load_config()
     cluster_id = ours.cluster_id or cluster_uid()
