@@ -87,6 +87,6 @@ class ServiceAccountToken:
         if exc.status == 404:
             return f"{where} does not exist (spec.credentials.workloadIdentity.serviceAccountName)"
         if exc.status == 403:
-            return (f"the operator may not request tokens for {where}: namespace {self.namespace} is not one it "
-                    "watches (its Role grants serviceaccounts/token create only there)")
+            return (f"the operator may not request tokens for {where}: its Role there lacks serviceaccounts/token "
+                    f"create, or namespace {self.namespace} is not one it watches")
         return f"the API server refused a token for {where}: HTTP {exc.status} {exc.reason or ''}".strip()
