@@ -61,6 +61,7 @@ class Runtime:
         """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
 
     async def close(self) -> None:
+        await self.secret_store.close()
         await self.clients.close()
 
     async def connect(self, resolved: ResolvedCredentials, cloud: str = "AzurePublicCloud") -> SdkComputeClient:
