@@ -135,6 +135,8 @@ class Runtime:
                                                         retry_after_failure=self.settings.poll_interval)
             ctx.observed_given = True
         result = await reconcile_compute(obj, driver, ctx)
+        if ctx.observed_given and ctx.looked is not None:
+            self.snapshots.refresh(ctx.target, ctx.looked)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
         if isinstance(obj, InferenceCluster) and _ready(result) and isinstance(ctx.client, SdkComputeClient):
             ref = obj.spec.kubeconfig_secret_ref

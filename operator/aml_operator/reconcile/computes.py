@@ -141,6 +141,8 @@ class ComputeContext:
     observed: AzureView = None
     """What the workspace-wide list showed (resync pass); a fresh GET precedes any write anyway."""
     observed_given: bool = False
+    looked: Observation | None = None
+    """What this pass's own GET found, when the compute exists: fresher than the list's view of it."""
     changed: bool = True
     """The object changed or the operator restarted: a failed step runs again at once, whatever the backoff."""
     inputs: str = ""
@@ -227,9 +229,11 @@ class _Pass:
 
     async def look(self) -> AzureView:
         try:
-            return await self.ctx.client.get(self.ctx.target, self.name)
+            found = await self.ctx.client.get(self.ctx.target, self.name)
         except AzureError as exc:
             return ObservationFailed(exc)
+        self.ctx.looked = found
+        return found
 
     def observe_into_status(self, azure: AzureView) -> None:
         if isinstance(azure, ObservationFailed):

@@ -48,5 +48,12 @@ class WorkspaceSnapshots:
             return ObservationFailed(snapshot.failure)
         return snapshot.by_name.get(name.lower())
 
+    def refresh(self, target: WorkspaceTarget, observation: Observation) -> None:
+        """A single GET saw the compute after the list was taken: later passes read that, rather than
+        each finding the stale entry and reading the compute again until the next list."""
+        snapshot = self._snapshots.get(target)
+        if snapshot is not None and snapshot.failure is None:
+            snapshot.by_name[observation.name.lower()] = observation
+
     def forget(self, target: WorkspaceTarget) -> None:
         self._snapshots.pop(target, None)

@@ -1,0 +1,52 @@
+"""The workspace-wide list behind drift passes: one list per interval, refreshed by single reads."""
+
+from __future__ import annotations
+
+from fake_azure import FakeAzure
+
+from aml_operator.reconcile.drift import WorkspaceSnapshots
+from aml_operator.reconcile.external import AzureError, Observation, WorkspaceTarget
+from aml_operator.reconcile.planner import ObservationFailed
+
+TARGET = WorkspaceTarget("00000000-0000-0000-0000-000000000000", "rg-ml", "ws-ml")
+SUCCEEDED = {"properties": {"computeType": "AmlCompute", "provisioningState": "Succeeded"}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_objects_of_a_workspace_share_one_list_until_it_is_older_than_the_interval() -> None:
+    azure, clock = FakeAzure(), Clock()
+    azure.computes["a"] = SUCCEEDED
+    snapshots = WorkspaceSnapshots(clock)
+    for name in ("a", "b", "a"):
+        await snapshots.observe(azure, TARGET, name, max_age=300, retry_after_failure=10)
+    clock.now = 300
+    await snapshots.observe(azure, TARGET, "a", max_age=300, retry_after_failure=10)
+    assert azure.calls == [("list",), ("list",)]
+
+
+async def test_a_compute_created_after_the_list_is_seen_once_a_single_read_refreshed_it() -> None:
+    azure, clock = FakeAzure(), Clock()
+    snapshots = WorkspaceSnapshots(clock)
+    assert await snapshots.observe(azure, TARGET, "late", max_age=300, retry_after_failure=10) is None
+    snapshots.refresh(TARGET, Observation("LATE", SUCCEEDED))
+    seen = await snapshots.observe(azure, TARGET, "late", max_age=300, retry_after_failure=10)
+    assert isinstance(seen, Observation) and seen.resource == SUCCEEDED
+    assert azure.calls == [("list",)]
+
+
+async def test_a_failed_list_stays_failed_for_everyone_whatever_single_reads_saw() -> None:
+    azure, clock = FakeAzure(), Clock()
+    azure.fail = azure_error = AzureError("ServiceUnavailable", 503, "AzureUnavailable", True, "down")
+    snapshots = WorkspaceSnapshots(clock)
+    first = await snapshots.observe(azure, TARGET, "a", max_age=300, retry_after_failure=10)
+    snapshots.refresh(TARGET, Observation("a", SUCCEEDED))
+    second = await snapshots.observe(azure, TARGET, "a", max_age=300, retry_after_failure=10)
+    assert isinstance(first, ObservationFailed) and isinstance(second, ObservationFailed)
+    assert first.error is azure_error and azure.calls == [("list",)]
