@@ -9,7 +9,6 @@ import pytest
 from aml_operator.azureapi.errors import (
     ERROR_TABLE,
     Disposition,
-    backoff_delay,
     classify,
     parse_retry_after,
 )
@@ -99,21 +98,16 @@ def test_retry_after_http_date() -> None:
 
 
 @pytest.mark.parametrize(
-    ("attempt", "retry_after", "expected"),
+    ("code", "status", "message", "reason"),
     [
-        (0, None, 2.0),
-        (1, None, 4.0),
-        (3, None, 16.0),
-        (20, None, 300.0),
-        (0, 45.0, 45.0),  # Azure's wish wins over a shorter backoff
-        (3, 5.0, 16.0),  # ... but never shortens ours
-        (20, 600.0, 600.0),  # ... and may exceed our cap
+        ("BadRequest", 400, "The specified subscription has a Standard DSv2 family vCPU quota of 24 and "
+         "cannot accomodate for at least 2 requested managed compute nodes which maps to 8 vCPUs.", "QuotaExceeded"),
+        (None, 400, "quota of 0 and cannot accommodate 1 node", "QuotaExceeded"),
+        ("BadRequest", 400, "Compute name is invalid", "InvalidSpec"),
+        ("AuthorizationFailed", 403, "no quota cannot accommodate", "AuthorizationFailed"),
     ],
 )
-def test_backoff_honours_retry_after(attempt: int, retry_after: float | None, expected: float) -> None:
-    assert backoff_delay(attempt, retry_after) == expected
-
-
-def test_jitter_spreads_by_at_most_a_quarter() -> None:
-    assert backoff_delay(2, None, jitter=0.0) == 8.0
-    assert backoff_delay(2, None, jitter=0.999) == pytest.approx(8.0 * 1.24975)
+def test_a_quota_refusal_is_a_quota_whatever_its_code(code: str | None, status: int, message: str,
+                                                      reason: str) -> None:
+    found = classify(code, status, message)
+    assert (found.reason, found.retryable) == (reason, False)

@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aml_operator.reconcile.external import AzureError
-from aml_operator.reconcile.refusals import refined
 from aml_operator.reconcile.retry import backoff_seconds, due, retry_class, schedule
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -56,19 +54,3 @@ def test_due_at_its_time_at_once_when_an_input_changes_never_for_an_invalid_spec
     assert due(retry, NOW + timedelta(seconds=1), "workspace@1,aml-sp@5")
     invalid = schedule(None, "never", "InvalidSpec", NOW, "", poll_interval=5, retry_after=None, jitter=0.5)
     assert not due(invalid, NOW + timedelta(days=1), "changed") and due(None, NOW, "")
-
-
-@pytest.mark.parametrize(
-    ("code", "reason", "message", "refined_reason"),
-    [
-        ("BadRequest", "InvalidSpec", "The specified subscription has a Standard DSv2 family vCPU quota of 24 and "
-         "cannot accomodate for at least 2 requested managed compute nodes which maps to 8 vCPUs.", "QuotaExceeded"),
-        ("BadRequest", "InvalidSpec", "Compute name is invalid", "InvalidSpec"),
-        ("AuthorizationFailed", "AuthorizationFailed", "no quota cannot accommodate", "AuthorizationFailed"),
-    ],
-)
-def test_a_quota_refusal_is_a_quota_whatever_its_code(code: str, reason: str, message: str,
-                                                      refined_reason: str) -> None:
-    found = refined(AzureError(code, 400, reason, False, message))
-    assert (found.reason, retry_class(found.reason, found.retryable)) == (
-        refined_reason, "backoff" if refined_reason != "InvalidSpec" else "never")

@@ -8,6 +8,7 @@ the HTTP status. The reconcile core never looks at raw codes, only at ``Classifi
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -109,6 +110,12 @@ UNKNOWN_SERVER_ERROR = Rule("AzureUnavailable", RETRY)
 UNKNOWN_CLIENT_ERROR = Rule("AzureRequestRefused", TERMINAL)
 CONNECTION_ERROR = Rule("AzureUnreachable", RETRY)
 
+# Azure ML refuses a compute that does not fit the quota with the generic code BadRequest and the wording
+# "... vCPU quota of N and cannot accomodate for at least N requested managed compute nodes ..." (sic). By
+# its code that is an invalid spec, fixed only by an edit; it is a quota, which a person raises or other
+# computes free.
+QUOTA_WORDING = re.compile(r"quota.*cannot accomm?odate", re.IGNORECASE | re.DOTALL)
+
 
 def classify(
     code: str | None, status: int | None, message: str = "", retry_after: float | None = None
@@ -122,6 +129,8 @@ def classify(
             rule = STATUS_FALLBACK[status]
         else:
             rule = UNKNOWN_SERVER_ERROR if status >= 500 else UNKNOWN_CLIENT_ERROR
+    if rule.reason in ("InvalidSpec", "AzureRequestRefused") and QUOTA_WORDING.search(message):
+        rule = ERROR_TABLE["QuotaExceeded"]
     return ClassifiedError(
         code=code or (f"HTTP{status}" if status is not None else "ConnectionError"),
         status=status, reason=rule.reason, disposition=rule.disposition,
@@ -143,17 +152,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, retry_after: float | None, base: float = 2.0, cap: float = 300.0,
-                  jitter: float = 0.0) -> float:
-    """Exponential backoff, never shorter than what Azure asked for.
-
-    ``jitter`` is a number in [0, 1) supplied by the caller (so tests stay deterministic); it spreads
-    retries of many objects over up to a quarter of the delay.
-    """
-    delay: float = min(cap, base * 2.0 ** max(0, attempt))
-    delay *= 1.0 + 0.25 * jitter
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, max(cap, retry_after or 0.0))

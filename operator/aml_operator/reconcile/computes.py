@@ -49,7 +49,6 @@ from aml_operator.reconcile.planner import (
     plan_delete,
 )
 from aml_operator.reconcile.prechecks import Refusal
-from aml_operator.reconcile.refusals import refined
 from aml_operator.reconcile.retry import BACKOFF_BASE, due, retry_class, schedule
 from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
@@ -192,7 +191,6 @@ class _Pass:
         return self.outcome("stalled", reason, message)
 
     def error(self, exc: AzureError, doing: str) -> Outcome:
-        exc = refined(exc)
         message = f"{doing}: {exc.message}" if exc.message else doing
         return self.failed(exc.reason, message, retryable=exc.retryable, retry_after=exc.retry_after)
 
