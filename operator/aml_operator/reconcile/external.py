@@ -102,6 +102,8 @@ class Operation:
     name: OperationName
     status_url: str | None = None
     retry_after: float | None = None
+    tags: Mapping[str, str] | None = None
+    """The tags Azure returned in the write's answer; None when the answer carried no resource."""
 
 
 @dataclass(frozen=True)
