@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from aml_operator.reconcile.external import (
@@ -37,6 +38,8 @@ class FakeAzure:
         """Only writes fail with this (reads succeed)."""
         self.sizes, self.usage_lines, self.long_running = list(sizes), list(usages), long_running
         self.keys: JsonDict = {"computeType": "AKS", "userKubeConfig": "apiVersion: v1\nkind: Config\n"}
+        self.race_winner_tags: dict[str, str] | None = None
+        """Another writer's PUT lands right after ours: Azure keeps, and answers with, these tags."""
 
     def writes(self) -> list[tuple[Any, ...]]:
         return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
@@ -74,7 +77,9 @@ class FakeAzure:
         self.computes[name] = resource
         if self.long_running:
             self.operations[f"op-{name}"] = OperationStatus("InProgress")
-        return self._operation("Create" if created else "Update", name)
+        if self.race_winner_tags is not None:
+            resource["tags"] = dict(self.race_winner_tags)
+        return replace(self._operation("Create" if created else "Update", name), tags=dict(resource.get("tags") or {}))
 
     async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
         self.calls.append(("patch", name))

@@ -400,3 +400,19 @@ async def test_a_changed_secret_or_workspace_retries_at_once() -> None:
                                               scaleSettings={"minNodeCount": 0, "maxNodeCount": 6}), driver, later)
     assert azure.writes() == [("patch", "cpu")]
     assert condition(retried.status, "Reconciling") == ("True", "Updating")
+
+
+async def test_a_put_answered_with_another_owners_tags_is_never_followed_by_a_write() -> None:
+    azure, driver = fake_azure(), ComputeClusterDriver()
+    intent = (await reconcile_compute(cluster(), driver, ctx(azure))).status
+    azure.race_winner_tags = {"azureml.dev-owner": "team-b/ComputeCluster/cpu", "azureml.dev-cluster": "cluster-1"}
+    lost = await reconcile_compute(cluster(status=intent), driver, ctx(azure))
+    assert condition(lost.status, "Stalled") == ("True", "AlreadyExists")
+    assert "it belongs to team-b/ComputeCluster/cpu" in lost.message
+    assert "lastOperation" not in lost.status and len(azure.writes()) == 1
+
+    azure.race_winner_tags = None
+    again = await reconcile_compute(cluster(status=lost.status), driver, ctx(azure))
+    assert condition(again.status, "Stalled") == ("True", "AlreadyExists")
+    deleted = await delete_compute(cluster(status=again.status), driver, ctx(azure))
+    assert deleted.finished and "cpu" in azure.computes and len(azure.writes()) == 1

@@ -213,6 +213,20 @@ class _Pass:
         return Outcome(status=self.status.to_json(), message="waiting to retry",
                        state="held", reason=self.status.retry.reason if self.status.retry else "")
 
+    def taken_by_another(self, operation: Operation) -> Outcome | None:
+        """Azure's answer to our PUT names another owner: someone else's write won the race for the name.
+
+        The compute is theirs: nothing more is written to it and a deletion leaves it (every later pass
+        reads its owner tags before acting), and the object says whose it is."""
+        tags = operation.tags
+        if tags is None or self.ctx.owner.owns(tags):
+            return None
+        self.status.last_operation = None  # no write of ours is in flight on a compute that is not ours
+        self.status.retry = None
+        return self.report(Report("stalled", "AlreadyExists",
+                                  f"compute {self.name} belongs to another owner after the write: "
+                                  f"{self.ctx.owner.describe_foreign(tags)}; the operator leaves it alone"))
+
     def started(self, operation: Operation, what: str) -> Outcome:
         self.status.last_operation = LastOperation(
             operation_name=operation.name, operation_status=IN_PROGRESS if operation.status_url else "Succeeded",
@@ -376,6 +390,9 @@ async def _act(run: _Pass, decision: Write) -> Outcome:
         return run.started(operation, f"updating the scale settings of compute {run.name}")
     if isinstance(decision, Update):
         operation = await run.put("Update")
+        foreign = run.taken_by_another(operation)
+        if foreign is not None:
+            return foreign
         if decision.adopting:
             run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
         why = f" ({decision.why})" if decision.why else ""
@@ -411,6 +428,9 @@ async def _create(run: _Pass) -> Outcome:
     # The GET of this very pass found nothing: the PUT follows the look immediately. A refused PUT keeps
     # the intent, so the retry neither flaps through Creating nor forgets it may have created something.
     operation = await run.put("Create")
+    foreign = run.taken_by_another(operation)
+    if foreign is not None:
+        return foreign
     status.azure_resource_id = ctx.target.compute_id(run.name)
     return run.started(operation, f"creating compute {run.name} in Azure")
 
