@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aml_emulator.testing import RunningEmulator, run_emulator
-from aml_operator.azureapi.clients import ClientFactory
+from aml_operator.azureapi.clients import SDK_RETRIES, ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
 from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.reconcile.external import AzureError, Usage, VmSize, WorkspaceTarget
@@ -125,4 +125,20 @@ async def test_a_refused_create_makes_the_next_check_read_the_region_afresh(emul
         await adapter.usages(TARGET, emulator.location)
         assert _routes(emulator, "GET usages.list") == 2
     finally:
+        await factory.close()
+
+
+async def test_the_sdk_retries_a_failing_call_only_briefly_before_the_core_classifies_it(
+        emulator: RunningEmulator) -> None:
+    factory = ClientFactory(Settings(arm_endpoint=emulator.url, authority_host=emulator.url,
+                                     ca_bundle=emulator.ca_file))
+    adapter = SdkComputeClient(lambda subscription: factory.client(subscription, _principal(emulator)))
+    await emulator.acontrol("POST", "faults", {"route": "computes.get", "kind": "503", "rate": 1.0})
+    try:
+        with pytest.raises(AzureError) as refused:
+            await adapter.get(TARGET, "unlucky")
+        assert refused.value.retryable, "a 503 is the core's to retry soon"
+        assert _routes(emulator, "GET computes.get") == 1 + SDK_RETRIES
+    finally:
+        await emulator.acontrol("DELETE", "faults")
         await factory.close()

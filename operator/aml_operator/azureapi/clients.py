@@ -50,10 +50,20 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
         return response
 
 
+SDK_RETRIES = 2
+"""Retries azure-core makes of one call (its default is 10, with backoff up to 2 minutes): only the
+quick ones, for a dropped connection or a 5xx. Everything longer is the reconcile core's retry model,
+which classifies the error and records the schedule in status; two models stacked would multiply."""
+SDK_RETRY_BACKOFF_MAX = 4.0
+"""Seconds azure-core waits at most between its own retries (a Retry-After longer than this still counts)."""
+
+
 class ArmClient(MachineLearningServicesMgmtClient):
     """The SDK client of one (cloud, subscription, credentials), with the region catalogue it has read."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_total", SDK_RETRIES)
+        kwargs.setdefault("retry_backoff_max", SDK_RETRY_BACKOFF_MAX)
         super().__init__(*args, **kwargs)
         self.catalogue = RegionCatalogue()
 
