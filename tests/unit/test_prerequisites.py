@@ -119,3 +119,14 @@ async def test_a_secret_the_api_server_will_not_give_is_a_condition_not_a_crash(
                          read_secret=forbidden, remembered=LastGoodCredentials(), now=NOW, requeue=5)
     assert isinstance(found, Outcome) and found.reason == "SecretUnreadable"
     assert "'admin' could not be read: the API server answered 403 Forbidden" in found.message
+
+
+async def test_a_workspace_being_deleted_is_named_as_such_not_as_not_ready() -> None:
+    body = workspace(False)
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    found = await run(body, secrets={"admin": Stored({"password": "p"})})
+    assert reason(found) == ("WorkspaceDeleting", False)
+    assert isinstance(found, Outcome) and "being deleted" in found.message and "Orphan" in found.message
+    # The compute's own deletion still goes ahead on the credentials that last worked.
+    remembered = LastGoodCredentials({("team-a", "ws-ml"): GOOD})
+    assert isinstance(await run(body, deleting=True, remembered=remembered), Prerequisites)

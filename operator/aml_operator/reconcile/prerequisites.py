@@ -82,6 +82,12 @@ async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace_
     workspace = Workspace.model_validate(workspace_body)
     key = (obj.metadata.namespace, ref)
     fallback = remembered.by_workspace.get(key) if deleting and workspace.status.location else None
+    if workspace.metadata.deletion_timestamp is not None and not deleting:
+        # The Workspace holds its own deletion until its computes are gone: waiting for it to be Ready
+        # would wait for ever, and would not tell the person deleting it what this compute has to do.
+        return waiting(obj, "WorkspaceDeleting",
+                       f"Workspace {ref!r} is being deleted and waits for this object to go: delete it "
+                       "(with spec.deletionPolicy: Orphan the compute stays in Azure)", now, requeue)
     if not is_ready(workspace) and fallback is None:
         return waiting(obj, "WorkspaceNotReady", f"waiting for Workspace {ref!r} to be Ready", now, requeue,
                        finished=deleting and orphan)
