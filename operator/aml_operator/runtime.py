@@ -59,6 +59,19 @@ class Runtime:
         self._credentials = LastGoodCredentials()
         self._workspace_checks: dict[tuple[str, str], RetryStatus] = {}
         """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
+        self._workspace_secrets: dict[tuple[str, str], str | None] = {}
+        """The credentials Secret each Workspace was last looked at with."""
+        self.secret_store.on_change(self._secret_changed)
+
+    def _secret_changed(self, namespace: str, name: str) -> None:
+        """A referenced Secret has a new version: whatever failed for want of it is tried again at once.
+
+        Workspaces using it as credentials are looked at on their next tick instead of their retry time;
+        computes need nothing here: the Secret's version is part of each pass's inputs (``_inputs``), and a
+        failed step whose inputs changed runs on the next tick whatever its backoff."""
+        for key, secret in self._workspace_secrets.items():
+            if key[0] == namespace and secret == name:
+                self._workspace_checks.pop(key, None)
 
     async def close(self) -> None:
         await self.secret_store.close()
@@ -90,6 +103,7 @@ class Runtime:
                                                  self.settings.drift_interval, self.settings.poll_interval,
                                                  _jitter(workspace.metadata.uid or workspace.metadata.name),
                                                  self.settings.retry_backoff)
+        self._workspace_secrets[key] = _credentials_secret(workspace)
         return result
 
     async def recheck_workspace(self, workspace: Workspace) -> Outcome | None:
@@ -112,11 +126,16 @@ class Runtime:
             return found
         workspace = found.workspace
         owner = Owner(self.cluster_id, obj.metadata.namespace, obj.KIND, obj.metadata.name)
+        versions = dict(found.secret_versions)
+        credentials = _credentials_secret(workspace)
+        if credentials is not None and not deleting:  # the store holds it since the credentials were resolved
+            stored = await self._read_stored(obj.metadata.namespace, credentials)
+            versions[f"credentials:{credentials}"] = stored.resource_version if stored is not None else ""
         return ComputeContext(
             client=await self.connect(found.credentials, workspace.spec.cloud), target=target_of(workspace),
             location=str(workspace.status.location), owner=owner, now=now(),
             poll_interval=self.settings.poll_interval, secrets=found.secrets, secret_versions=found.secret_versions,
-            backoff_base=self.settings.retry_backoff,
+            backoff_base=self.settings.retry_backoff, inputs=_inputs(workspace_body, versions),
         )
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,
@@ -127,7 +146,6 @@ class Runtime:
         if isinstance(ctx, Outcome):
             return ctx
         ctx.changed = not resync
-        ctx.inputs = _inputs(workspace_body, ctx.secret_versions)
         ctx.jitter = _jitter(obj.metadata.uid or obj.metadata.name)
         if resync and not _work_in_flight(obj):
             ctx.observed = await self.snapshots.observe(ctx.client, ctx.target, obj.azure_name,
@@ -180,6 +198,11 @@ class Runtime:
 def _work_in_flight(obj: ComputeResource) -> bool:
     op = obj.status.last_operation
     return op is not None and op.operation_status in ("Pending", "InProgress")
+
+
+def _credentials_secret(workspace: Workspace) -> str | None:
+    ref = workspace.spec.credentials.secret_ref
+    return ref.name if ref is not None else None
 
 
 def _inputs(workspace_body: Mapping[str, Any] | None, secret_versions: Mapping[str, str]) -> str:
