@@ -295,6 +295,7 @@ class Emulator:
                 raise ArmError(404, "SubscriptionNotFound", f"The subscription '{params['sub']}' could not be found.")
             self.identity.check_tenant(caller, subscription.tenant_id, ctx.base)
         ctx.api_version = api_versions.check(ctx.query("api-version"), route.api_versions, route.resource_type)
+        self.stats.api_versions[ctx.api_version] += 1
         if "sub" in params:
             action = route.action.format(action=params.get("action", "").lower())
             if not action.startswith("Microsoft."):

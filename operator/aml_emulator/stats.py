@@ -10,6 +10,7 @@ class Stats:
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.writes: Counter[tuple[str, str]] = Counter()  # (compute key, method) for PUT/PATCH/DELETE/POST
+        self.api_versions: Counter[str] = Counter()  # as the front door accepted them: which version clients speak
         self.throttled = 0
         self.faults = 0
 
@@ -39,6 +40,7 @@ class Stats:
             "creates": dict(sorted(creates.items())),
             "creates_by_name": dict(sorted(creates_by_name.items())),
             "writes": writes,
+            "api_versions": dict(sorted(self.api_versions.items())),
             "throttled": self.throttled,
             "faults_fired": self.faults,
         }

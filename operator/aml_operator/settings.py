@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
+AML_API_VERSION = "2025-09-01"
+"""The newest stable Microsoft.MachineLearningServices api-version (azure-rest-api-specs
+``specification/machinelearningservices/.../stable/2025-09-01``): every compute, workspace, VM-size and
+usage call sends it unless AML_API_VERSION pins another."""
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class Settings:
     """Port of the Prometheus metrics endpoint /metrics (AML_METRICS_PORT); 0 turns it off."""
     log_format: str = "text"
     """Log lines as ``text`` or ``json`` (AML_LOG_FORMAT; the ``--log-format`` flag wins)."""
+    api_version: str = AML_API_VERSION
+    """Microsoft.MachineLearningServices api-version of every call (AML_API_VERSION), e.g. 2020-08-01 to pin the
+    version earlier releases spoke."""
     cluster_id: str = ""
     """Identifies this Kubernetes cluster in the owner tags (AML_CLUSTER_ID); defaults to the uid of
     the kube-system namespace, read at start-up."""
@@ -117,6 +126,7 @@ class Settings:
             metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),
             cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
             log_format=_log_format(env.get("AML_LOG_FORMAT")),
+            api_version=_api_version(env.get("AML_API_VERSION")),
         )
 
 
@@ -125,3 +135,13 @@ def _log_format(value: str | None) -> str:
     if chosen not in ("text", "json"):
         raise ValueError(f"AML_LOG_FORMAT must be text or json, got {value!r}")
     return chosen
+
+
+def _api_version(raw: str | None) -> str:
+    value = (raw or "").strip()
+    if not value:
+        return AML_API_VERSION
+    if not _API_VERSION.match(value):
+        raise ValueError(f"AML_API_VERSION must be an Azure api-version such as {AML_API_VERSION} "
+                         f"(YYYY-MM-DD, optionally -preview), got {raw!r}")
+    return value

@@ -110,6 +110,8 @@ class ClientFactory:
             credential_scopes=[endpoints.arm_audience.rstrip("/") + ARM_SCOPE_SUFFIX],
             per_retry_policies=[RateLimitPolicy(self.limiters.for_subscription(subscription_id, who))],
             transport=self.http.transport(),
+            # The SDK puts this version on every call it builds; the adapter's own requests read it back.
+            api_version=self.settings.api_version,
         )
         return _Entry(client, credential, fingerprint)
 

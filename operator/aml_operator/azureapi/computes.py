@@ -1,18 +1,21 @@
-"""The reconcile core's ``ComputeClient`` over the real ``azure-mgmt-machinelearningservices`` SDK.
+"""The reconcile core's ``ComputeClient`` over the SDK client's ARM pipeline, at the configured api-version.
 
-Writes never wait for Azure: each one sends the initial request (``polling=False``) and returns the
-``Azure-AsyncOperation`` (or ``Location``) URL Azure gave, which the core persists in status and polls
-on later passes. Bodies go to the SDK as raw JSON so properties the 2020-08-01 models lack (such as
-``clusterPurpose``) reach Azure unchanged.
+The SDK client (``azure-mgmt-machinelearningservices`` 1.0.1) carries credentials, retries and the rate-limit
+policy; its models stop at api-version 2020-08-01, so every request here is built by the adapter and its
+JSON read through our own typed models (``wire``), the same way for GET, list and a write's answer.
+
+Writes never wait for Azure: each one sends the initial request and returns the ``Azure-AsyncOperation``
+(or ``Location``) URL Azure gave, which the core persists in status and polls on later passes. Azure answers
+a write with 200, 201 or 202 depending on the api-version and the operation (PATCH and start/stop became
+long-running after 2020-08-01): all three mean "accepted".
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
+from urllib.parse import quote
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -21,9 +24,11 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline import PipelineResponse
-from azure.core.rest import HttpRequest
+from azure.core.rest import AsyncHttpResponse, HttpRequest
+from azure.mgmt.core.exceptions import ARMErrorFormat
+from pydantic import ValidationError
 
+from aml_operator.azureapi import wire
 from aml_operator.azureapi.clients import ArmClient
 from aml_operator.azureapi.errors import classify, parse_retry_after
 from aml_operator.azureapi.ratelimit import CURRENT_PRIORITY, Priority
@@ -41,8 +46,8 @@ from aml_operator.reconcile.external import (
     WorkspaceTarget,
 )
 
-T = TypeVar("T")
 ASYNC_HEADERS = ("Azure-AsyncOperation", "Location")
+ACCEPTED = (200, 201, 202, 204)
 
 
 def to_azure_error(exc: Exception) -> AzureError:
@@ -59,6 +64,9 @@ def to_azure_error(exc: Exception) -> AzureError:
         classified = classify(code, exc.status_code, message, retry_after)
     elif isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | TimeoutError):
         classified = classify(None, None, _first_line(str(exc)) or type(exc).__name__)
+    elif isinstance(exc, ValidationError):
+        # Azure answered, but not in the shape of the api-version asked for: retried like a server error.
+        classified = classify(None, 502, f"unreadable answer from Azure: {_first_line(str(exc))}")
     else:
         raise exc
     return AzureError(classified.code, classified.status, classified.reason, classified.retryable,
@@ -74,32 +82,45 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-async def _azure_call(call: Awaitable[T]) -> T:
+def _operation(name: OperationName, response: AsyncHttpResponse, tags: dict[str, str] | None = None) -> Operation:
+    lowered = {k.lower(): v for k, v in response.headers.items()}
+    url = next((lowered[h.lower()] for h in ASYNC_HEADERS if lowered.get(h.lower())), None)
+    return Operation(name=name, status_url=url, retry_after=parse_retry_after(lowered.get("retry-after")),
+                     tags=tags)
+
+
+def _json_of(response: AsyncHttpResponse) -> Any:
     try:
-        return await call
-    except Exception as exc:  # every failure leaves this module classified
+        return response.json() if response.content else {}
+    except ValueError:
+        return {}
+
+
+async def _send(client: ArmClient, method: str, url: str, body: JsonDict | None = None,
+                params: dict[str, str] | None = None) -> AsyncHttpResponse:
+    """One request through the SDK client's pipeline (credentials, retries, rate limit); raises on refusal."""
+    query = {"api-version": client._config.api_version, **(params or {})}
+    if "api-version=" in url:  # a nextLink or an operation URL already names its version
+        query = params or {}
+    request = HttpRequest(method, url, params=query, json=body) if body is not None else \
+        HttpRequest(method, url, params=query)
+    try:
+        response = await client._send_request(request)  # the SDK's models are not involved
+    except Exception as exc:
         raise to_azure_error(exc) from exc
+    if response.status_code not in ACCEPTED:
+        await response.read()
+        error_type = ResourceNotFoundError if response.status_code == 404 else HttpResponseError
+        raise to_azure_error(error_type(response=response, error_format=ARMErrorFormat))
+    await response.read()
+    return response
 
 
-class _Capture:
-    """Keeps the initial response of a write so its async-operation headers can be read."""
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-
-    def __call__(self, response: PipelineResponse) -> None:  # type: ignore[type-arg]
-        self.status = response.http_response.status_code
-        self.headers = dict(response.http_response.headers)
-
-    def operation(self, name: OperationName) -> Operation:
-        lowered = {k.lower(): v for k, v in self.headers.items()}
-        url = next((lowered[h.lower()] for h in ASYNC_HEADERS if lowered.get(h.lower())), None)
-        return Operation(name=name, status_url=url, retry_after=parse_retry_after(lowered.get("retry-after")))
-
-
-def _json_body(body: JsonDict) -> io.BytesIO:
-    return io.BytesIO(json.dumps(body).encode())
+def _read(parse: Callable[[Any], Any], raw: Any) -> Any:
+    try:
+        return parse(raw)
+    except ValidationError as exc:
+        raise to_azure_error(exc) from exc
 
 
 class SdkComputeClient:
@@ -120,142 +141,126 @@ class SdkComputeClient:
         finally:
             CURRENT_PRIORITY.reset(token)
 
+    @staticmethod
+    def _compute_url(target: WorkspaceTarget, name: str) -> str:
+        return target.compute_id(quote(name, safe=""))
+
     async def workspace(self, target: WorkspaceTarget) -> WorkspaceInfo:
         async with self._ops(target, Priority.LIST) as client:
             try:
-                ws = await client.workspaces.get(target.resource_group, target.workspace_name)
-            except ResourceNotFoundError as exc:
+                response = await _send(client, "GET", target.arm_id)
+            except AzureError as exc:
+                if exc.status != 404:
+                    raise
                 raise AzureError("WorkspaceNotFound", 404, "WorkspaceNotFound", False,
                                  f"Azure ML workspace {target.workspace_name!r} not found in resource group "
                                  f"{target.resource_group!r} of subscription {target.subscription_id}") from exc
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
+            ws = _read(wire.Workspace.model_validate, _json_of(response))
             return WorkspaceInfo(location=str(ws.location or ""), arm_id=str(ws.id or target.arm_id))
 
     async def get(self, target: WorkspaceTarget, name: str) -> Observation | None:
         async with self._ops(target) as client:
             try:
-                raw: Any = await client.machine_learning_compute.get(
-                    target.resource_group, target.workspace_name, name,
-                    cls=lambda response, _deserialized, _headers: response.http_response.json(),
-                )
-            except ResourceNotFoundError:
-                return None
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
-            return Observation(name=name, resource=dict(raw))
+                response = await _send(client, "GET", self._compute_url(target, name))
+            except AzureError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return Observation(name=name, resource=_read(wire.parse_compute, _json_of(response)))
 
     async def list_keys(self, target: WorkspaceTarget, name: str) -> JsonDict:
-        """Implements ``KeysClient``: the raw JSON, so no SDK model decides which secrets survive."""
+        """Implements ``KeysClient``: the raw JSON, so no model decides which secrets survive."""
         async with self._ops(target) as client:
-            raw: Any = await _azure_call(client.machine_learning_compute.list_keys(
-                target.resource_group, target.workspace_name, name,
-                cls=lambda response, _deserialized, _headers: response.http_response.json(),
-            ))
-        return dict(raw or {})
+            response = await _send(client, "POST", f"{self._compute_url(target, name)}/listKeys")
+        raw = _json_of(response)
+        return dict(raw) if isinstance(raw, dict) else {}
 
     async def list(self, target: WorkspaceTarget) -> Sequence[Observation]:
         async with self._ops(target, Priority.LIST) as client:
             found: list[Observation] = []
-            try:
-                async for compute in client.machine_learning_compute.list_by_workspace(
-                        target.resource_group, target.workspace_name):
-                    resource = dict(compute.serialize(keep_readonly=True))
-                    found.append(Observation(name=str(compute.name), resource=resource))
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
+            url: str | None = f"{target.arm_id}/computes"
+            while url:
+                page = _read(wire.ComputeList.model_validate, _json_of(await _send(client, "GET", url)))
+                for item in page.value:
+                    resource = _read(wire.parse_compute, item)
+                    found.append(Observation(name=str(resource.get("name") or ""), resource=resource))
+                url = page.nextLink
             return found
 
     async def put(self, target: WorkspaceTarget, name: str, body: JsonDict) -> Operation:
-        capture = _Capture()
         async with self._ops(target) as client:
             try:
-                await _azure_call(client.machine_learning_compute.begin_create_or_update(
-                    target.resource_group, target.workspace_name, name, _json_body(body),
-                    content_type="application/json", polling=False, raw_response_hook=capture,
-                ))
+                response = await _send(client, "PUT", self._compute_url(target, name), body)
             except AzureError as exc:
                 if not exc.retryable:
                     # Azure refused what the remembered lists allowed (quota refusals come as a plain
                     # BadRequest): the next check reads them afresh.
                     client.catalogue.forget(str(body.get("location") or ""))
                 raise
-        return capture.operation("Create" if capture.status == 201 else "Update")
+        answer = _json_of(response)
+        tags = None
+        if isinstance(answer, dict) and answer:
+            tags = dict(_read(wire.parse_compute, answer).get("tags") or {})
+        return _operation("Create" if response.status_code == 201 else "Update", response, tags)
 
     async def patch_scale(self, target: WorkspaceTarget, name: str, scale_settings: JsonDict) -> Operation:
-        capture = _Capture()
+        # Up to 2020-08-01 the PATCH body named scaleSettings under ``properties``; later versions nest it one
+        # level deeper, beside the compute type, and answer 202 with an operation instead of 200.
         async with self._ops(target) as client:
-            await _azure_call(client.machine_learning_compute.begin_update(
-                target.resource_group, target.workspace_name, name,
-                _json_body({"properties": {"scaleSettings": scale_settings}}),
-                content_type="application/json", polling=False, raw_response_hook=capture,
-            ))
-        return capture.operation("Update")
+            nested = client._config.api_version > "2020-08-01"
+            body = ({"properties": {"properties": {"scaleSettings": scale_settings}}} if nested
+                    else {"properties": {"scaleSettings": scale_settings}})
+            response = await _send(client, "PATCH", self._compute_url(target, name), body)
+        return _operation("Update", response)
 
     async def delete(self, target: WorkspaceTarget, name: str, action: Literal["Delete", "Detach"]) -> Operation:
-        capture = _Capture()
         async with self._ops(target, Priority.IN_FLIGHT) as client:
             try:
-                await client.machine_learning_compute.begin_delete(
-                    target.resource_group, target.workspace_name, name, underlying_resource_action=action,
-                    polling=False, raw_response_hook=capture,
-                )
-            except ResourceNotFoundError:
-                return Operation(name=action)  # already gone: nothing to wait for
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
-        return capture.operation(action)
+                response = await _send(client, "DELETE", self._compute_url(target, name),
+                                       params={"underlyingResourceAction": action})
+            except AzureError as exc:
+                if exc.status == 404:
+                    return Operation(name=action)  # already gone: nothing to wait for
+                raise
+        return _operation(action, response)
 
     async def power(self, target: WorkspaceTarget, name: str,
                     action: Literal["Start", "Stop", "Restart"]) -> Operation:
         async with self._ops(target) as client:
-            method = {"Start": client.machine_learning_compute.start,
-                      "Stop": client.machine_learning_compute.stop,
-                      "Restart": client.machine_learning_compute.restart}[action]
-            try:
-                await method(target.resource_group, target.workspace_name, name)
-            except HttpResponseError as exc:
-                # SDK 1.0.1 follows the 2020-08-01 spec (200 only); the live service answers 202 with an
-                # async operation. Both mean "accepted".
-                if exc.status_code == 202 and exc.response is not None:
-                    capture = _Capture()
-                    capture.status, capture.headers = 202, dict(getattr(exc.response, "headers", {}))
-                    return capture.operation(action)
-                raise to_azure_error(exc) from exc
-            except Exception as exc:
-                raise to_azure_error(exc) from exc
-        return Operation(name=action)
+            response = await _send(client, "POST", f"{self._compute_url(target, name)}/{action.lower()}")
+        return _operation(action, response)
 
     async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
         async with self._ops(target, Priority.IN_FLIGHT) as client:
             try:
-                response = await client._send_request(HttpRequest("GET", url))  # the SDK has no public op
+                response = await client._send_request(HttpRequest("GET", url))
                 if response.status_code == 404:
                     # Azure forgets finished operations after a while; the resource's state decides then.
                     return OperationStatus("Succeeded")
                 response.raise_for_status()
+                await response.read()
                 if response.status_code == 202:  # a Location URL still running
                     return OperationStatus("InProgress", retry_after=parse_retry_after(
                         response.headers.get("Retry-After")))
-                body: Any = response.json() if response.content else {}
+                body = wire.AsyncOperation.model_validate(_json_of(response) or {})
             except Exception as exc:
                 raise to_azure_error(exc) from exc
-        status = str((body or {}).get("status") or "Succeeded")
+        status = str(body.status or "Succeeded")
         normalized = {"succeeded": "Succeeded", "failed": "Failed", "canceled": "Canceled"}.get(
             status.lower(), "InProgress")
         error = None
         if normalized in ("Failed", "Canceled"):
-            err = (body or {}).get("error") or {}
-            error = AzureErrorInfo(str(err.get("code") or normalized), str(err.get("message") or ""))
+            err = body.error or wire.AsyncOperationError()
+            error = AzureErrorInfo(str(err.code or normalized), str(err.message or ""))
         return OperationStatus(normalized, error, parse_retry_after(response.headers.get("Retry-After")))  # type: ignore[arg-type]
 
     async def vm_sizes(self, target: WorkspaceTarget, location: str) -> Sequence[VmSize]:
         """The region's AmlCompute sizes, from the client's catalogue (read at most once an hour)."""
         async with self._ops(target, Priority.LIST) as client:
             async def fetch() -> Sequence[VmSize]:
-                body = await _get_json(client, f"{_provider_path(target)}/locations/{location}/vmSizes")
-                # 2020-08-01 lists them under ``amlCompute``, later versions under ``value``.
-                return [_vm_size(entry) for entry in body.get("value") or body.get("amlCompute") or []]
+                url = f"{_provider_path(target)}/locations/{location}/vmSizes"
+                listed = _read(wire.VmSizeList.model_validate, _json_of(await _send(client, "GET", url)))
+                return [_vm_size(entry) for entry in listed.value or listed.amlCompute or []]
             return await client.catalogue.vm_sizes.get(location.lower(), fetch)
 
     async def usages(self, target: WorkspaceTarget, location: str) -> Sequence[Usage]:
@@ -265,9 +270,9 @@ class SdkComputeClient:
                 found: list[Usage] = []
                 url: str | None = f"{_provider_path(target)}/locations/{location}/usages"
                 while url:
-                    body = await _get_json(client, url)
-                    found.extend(_usage(entry) for entry in body.get("value") or [])
-                    url = body.get("nextLink") or None
+                    page = _read(wire.UsageList.model_validate, _json_of(await _send(client, "GET", url)))
+                    found.extend(_usage(entry) for entry in page.value)
+                    url = page.nextLink
                 return found
             return await client.catalogue.usages.get(location.lower(), fetch)
 
@@ -276,31 +281,13 @@ def _provider_path(target: WorkspaceTarget) -> str:
     return f"/subscriptions/{target.subscription_id}/providers/Microsoft.MachineLearningServices"
 
 
-async def _get_json(client: ArmClient, url: str) -> JsonDict:
-    """GET ``url`` (relative to the client's endpoint, or a nextLink) as wire JSON, with no SDK models.
-
-    Deserialising a region's hundreds of VM sizes into SDK models costs more CPU than everything
-    else a create does; the core needs five fields of each.
-    """
-    if "api-version=" not in url:
-        url += f"{'&' if '?' in url else '?'}api-version={client._config.api_version}"
-    try:
-        response = await client._send_request(HttpRequest("GET", url))  # the SDK has no raw list op
-        response.raise_for_status()
-        body: Any = response.json() if response.content else {}
-    except Exception as exc:
-        raise to_azure_error(exc) from exc
-    return body if isinstance(body, dict) else {}
+def _vm_size(entry: wire.VmSize) -> VmSize:
+    return VmSize(name=entry.name, family=entry.family, vcpus=entry.vCPUs,
+                  low_priority_capable=bool(entry.lowPriorityCapable),
+                  supported_compute_types=tuple(entry.supportedComputeTypes or ()))
 
 
-def _vm_size(entry: JsonDict) -> VmSize:
-    return VmSize(name=str(entry.get("name") or ""), family=str(entry.get("family") or ""),
-                  vcpus=int(entry.get("vCPUs") or 0), low_priority_capable=bool(entry.get("lowPriorityCapable")),
-                  supported_compute_types=tuple(entry.get("supportedComputeTypes") or ()))
-
-
-def _usage(entry: JsonDict) -> Usage:
-    name = entry.get("name") or {}
-    return Usage(type=str(entry.get("type") or ""),
-                 name=str(name.get("value") or "") if isinstance(name, dict) else str(name),
-                 current=int(entry.get("currentValue") or 0), limit=int(entry.get("limit") or 0))
+def _usage(entry: wire.Usage) -> Usage:
+    name = entry.name
+    return Usage(type=entry.type, name=str(name.value or "") if isinstance(name, wire.UsageName) else str(name or ""),
+                 current=entry.currentValue, limit=entry.limit)
