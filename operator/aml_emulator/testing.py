@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -148,8 +149,11 @@ class RunningEmulator:
         )
 
     # -- the control surface -----------------------------------------------------------------------------
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        """Call `/_emulator/<path>` synchronously (stdlib only, so it works from any thread or process)."""
+    def control(self, method: str, path: str, body: Any = None, *, allow_missing: bool = False) -> Any:
+        """Call `/_emulator/<path>` synchronously (stdlib only, so it works from any thread or process).
+
+        With `allow_missing`, a 404 answers None instead of raising.
+        """
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - our own https URL
             f"{self.url}/_emulator/{path.lstrip('/')}",
@@ -158,8 +162,13 @@ class RunningEmulator:
             headers={"Content-Type": "application/json"},
         )
         context = self.ssl_context() if self.url.startswith("https") else None
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
-            raw = response.read()
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            if allow_missing and error.code == 404:
+                return None
+            raise
         return json.loads(raw) if raw else None
 
     async def acontrol(self, method: str, path: str, body: Any = None) -> Any:
@@ -261,8 +270,24 @@ def run_emulator_in_thread(
 
 @dataclass
 class EmulatorProcess:
+    """`aml-emulator` in a process of its own: the one way tests, benchmarks and the e2e harness start it."""
+
     process: subprocess.Popen[str]
     info: RunningEmulator
+    log: Path | None = None
+    """Where its stderr (its request log) goes; None: inherited."""
+
+    @property
+    def url(self) -> str:
+        return self.info.url
+
+    @property
+    def ca_file(self) -> str:
+        assert self.info.ca_file is not None, "an --insecure-http emulator has no CA"
+        return self.info.ca_file
+
+    def control(self, method: str, path: str, body: Any = None, *, allow_missing: bool = False) -> Any:
+        return self.info.control(method, path, body, allow_missing=allow_missing)
 
     def stop(self, timeout: float = 10) -> int:
         if self.process.poll() is None:
@@ -275,22 +300,31 @@ class EmulatorProcess:
         return self.process.returncode
 
 
-def start_emulator_process(args: list[str] | None = None, *, timeout: float = 60) -> EmulatorProcess:
-    """Run `python -m aml_emulator --port 0 --retry-after 1 ...` and wait for its readiness line."""
-    command = [
-        sys.executable,
-        "-m",
-        "aml_emulator",
-        "--port",
-        "0",
-        "--retry-after",
-        str(FAST_POLLING_SECONDS),
-        *(args or []),
-    ]
+def start_emulator_process(
+    args: list[str] | None = None,
+    *,
+    timeout: float = 60,
+    retry_after: int | None = FAST_POLLING_SECONDS,
+    log: Path | None = None,
+) -> EmulatorProcess:
+    """Run `python -m aml_emulator --port 0 [--retry-after N] ...` and wait for its readiness line.
+
+    `retry_after` turns on the faster-than-Azure polling (None keeps the configuration's setting);
+    `log` receives its stderr. It runs in a session of its own, so a signal meant for the test run
+    does not stop it halfway through a fixture's teardown.
+    """
+    command = [sys.executable, "-m", "aml_emulator", "--port", "0"]
+    if retry_after is not None:
+        command += ["--retry-after", str(retry_after)]
+    command += args or []
     env = dict(os.environ)
     source_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    with contextlib.ExitStack() as stack:
+        stderr = stack.enter_context(log.open("w")) if log is not None else None
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while time.monotonic() < deadline:
@@ -301,6 +335,8 @@ def start_emulator_process(args: list[str] | None = None, *, timeout: float = 60
             info = json.loads(line[len(READY_PREFIX) :])
             # Keep draining stdout so the child never blocks on a full pipe.
             threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
-            return EmulatorProcess(process, RunningEmulator(url=info["url"], ca_file=info["ca_file"]))
+            return EmulatorProcess(process, RunningEmulator(url=info["url"], ca_file=info["ca_file"]), log)
     process.kill()
-    raise RuntimeError(f"aml-emulator did not become ready (exit code {process.poll()})")
+    process.wait()
+    detail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+    raise RuntimeError(f"aml-emulator did not become ready (exit code {process.poll()})\n{detail}")

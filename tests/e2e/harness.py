@@ -2,29 +2,29 @@
 
 The operator runs exactly as users run it (`aml-operator`), pointed at the emulator through its
 settings; each test gets its own namespace and its own operator watching only that namespace.
+``start_emulator`` and ``OperatorProcess`` are the launchers every test suite and benchmark uses.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aml_emulator.testing import EmulatorProcess, start_emulator_process
 from controlplane import ControlPlane, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-READY_PREFIX = "AML_EMULATOR_READY "
 
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
@@ -46,28 +46,10 @@ def eventually(check: Callable[[], Any], timeout: float = 60, interval: float = 
 
 
 @dataclass
-class Emulator:
-    process: subprocess.Popen[str]
-    url: str
-    ca_file: str
-    profile: str
-    log: Path
+class Emulator(EmulatorProcess):
+    """The emulator process (aml_emulator.testing's one launcher) and what e2e tests ask it."""
 
-    def _context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self.ca_file)
-
-    def control(self, method: str, path: str, body: Any = None, allow_missing: bool = False) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data, method=method,  # noqa: S310
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, context=self._context(), timeout=30) as response:  # noqa: S310
-                text = response.read().decode()
-        except urllib.error.HTTPError as exc:
-            if allow_missing and exc.code == 404:
-                return None
-            raise
-        return json.loads(text) if text else None
+    profile: str = "spec"
 
     def stats(self) -> dict[str, Any]:
         return self.control("GET", "stats")  # type: ignore[no-any-return]
@@ -84,9 +66,9 @@ class Emulator:
                     merged[method] = merged.get(method, 0) + count
         return merged
 
-    def compute(self, name: str) -> dict[str, Any] | None:
+    def compute(self, name: str, workspace: str = "ws-ml") -> dict[str, Any] | None:
         """The compute as the emulator stores it (ARM JSON), None when it does not exist."""
-        found = self.control("GET", f"computes/{SUBSCRIPTION_ID}/rg-ml/ws-ml/{name}", allow_missing=True)
+        found = self.control("GET", f"computes/{SUBSCRIPTION_ID}/rg-ml/{workspace}/{name}", allow_missing=True)
         return None if found is None else found["resource"]  # type: ignore[no-any-return]
 
     def change_behind_our_back(self, name: str, merge_patch: dict[str, Any]) -> None:
@@ -96,65 +78,45 @@ class Emulator:
     def delete_behind_our_back(self, name: str) -> None:
         self.control("DELETE", f"computes/{SUBSCRIPTION_ID}/rg-ml/ws-ml/{name}")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
 
 def start_emulator(workdir: Path, profile: str = "spec", *extra: str) -> Emulator:
+    """An emulator process with its CA and request log in ``workdir``; Retry-After as its configuration says."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log = workdir / f"emulator-{profile}.log"
-    ca = workdir / f"ca-{profile}.pem"
-    process = subprocess.Popen(
-        [str(BIN / "aml-emulator"), "--port", "0", "--ca-file", str(ca), "--profile", profile, *extra],
-        stdout=subprocess.PIPE, stderr=log.open("w"), text=True, start_new_session=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith(READY_PREFIX):
-        process.kill()
-        raise RuntimeError(f"emulator did not start: {line!r}\n{log.read_text()}")
-    ready = json.loads(line[len(READY_PREFIX):])
-    return Emulator(process, ready["url"], ready["ca_file"], profile, log)
+    started = start_emulator_process(
+        ["--ca-file", str(workdir / f"ca-{profile}.pem"), "--profile", profile, *extra],
+        retry_after=None, log=workdir / f"emulator-{profile}.log")
+    return Emulator(started.process, started.info, started.log, profile)
 
 
+class OperatorProcess:
+    """An operator as a process in a session of its own: the one launcher of the tests and benchmarks.
 
+    Subclasses say what to run (``command``); each start writes a log of its own (``log``, then
+    ``<stem>-1<suffix>``, ...) and ``output()`` reads them all in order.
+    """
 
-@dataclass
-class Operator:
-    """``aml-operator`` as a subprocess watching one namespace."""
-
-    namespace: str
-    emulator: Emulator
-    env: dict[str, str]
     log: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    logs: list[Path] = field(default_factory=list)
-    metrics_port: int = field(default_factory=free_port)
+    logs: list[Path]
+    process: subprocess.Popen[bytes] | None
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
-            return response.read().decode()  # type: ignore[no-any-return]
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        raise NotImplementedError
 
     def start(self) -> None:
-        log = self.log.with_name(f"{self.log.stem}-{len(self.logs)}.log")
+        argv, env = self.command()
+        log = self.log if not self.logs else self.log.with_name(f"{self.log.stem}-{len(self.logs)}{self.log.suffix}")
         self.logs.append(log)
-        env = {
-            **self.env,
-            "AML_ARM_ENDPOINT": self.emulator.url, "AML_AUTHORITY_HOST": self.emulator.url,
-            "AML_CA_BUNDLE": self.emulator.ca_file, "AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4",
-            "AML_CLUSTER_ID": "e2e-cluster", "AML_METRICS_PORT": str(self.metrics_port), **self.extra_env,
-        }
         with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "aml-operator"), "--namespace", self.namespace,
-                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz", "--verbose"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
 
     def stop(self, kill: bool = False) -> None:
+        """SIGTERM (SIGKILL with ``kill``: a crash, no goodbye to the peers) to the whole process group."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
             try:
@@ -166,6 +128,64 @@ class Operator:
 
     def output(self) -> str:
         return "".join(log.read_text(errors="replace") for log in self.logs if log.exists())
+
+
+def operator_command(namespaces: list[str], env: dict[str, str], *, verbose: bool = True,
+                     metrics_port: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """``aml-operator`` from this venv watching ``namespaces`` (all when empty: or as AML_OPERATOR_NAMESPACES
+    says), with a liveness endpoint and a metrics port of its own (several operators share the machine)."""
+    argv = [str(BIN / "aml-operator"), *(f"--namespace={ns}" for ns in namespaces),
+            "--liveness", f"http://127.0.0.1:{free_port()}/healthz", *(["--verbose"] if verbose else [])]
+    return argv, {**env, "AML_METRICS_PORT": str(metrics_port or free_port())}
+
+
+def emulator_env(emulator: EmulatorProcess) -> dict[str, str]:
+    """The operator's settings that point it at the emulator."""
+    return {"AML_ARM_ENDPOINT": emulator.url, "AML_AUTHORITY_HOST": emulator.url, "AML_CA_BUNDLE": emulator.ca_file}
+
+
+@dataclass
+class Operator(OperatorProcess):
+    """``aml-operator`` as a subprocess watching one namespace, with the e2e intervals (poll 1 s, drift 4 s)."""
+
+    namespace: str
+    emulator: Emulator
+    env: dict[str, str]
+    log: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+    metrics_port: int = field(default_factory=free_port)
+    verbose: bool = True
+    """--verbose: kopf's debug lines (peering keep-alives, patches) and Azure's HTTP request log."""
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return response.read().decode()  # type: ignore[no-any-return]
+
+    def arm_requests(self, methods: tuple[str, ...] | None = None) -> int:
+        """Requests this operator sent to Azure (of ``methods``; all when None), from its own /metrics."""
+        return arm_requests(self.metrics(), methods)
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        return operator_command([self.namespace], {
+            **self.env, **emulator_env(self.emulator), "AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4",
+            "AML_CLUSTER_ID": "e2e-cluster", **self.extra_env,
+        }, verbose=self.verbose, metrics_port=self.metrics_port)
+
+
+ARM_WRITES = ("PUT", "PATCH", "POST", "DELETE")
+_ARM_SAMPLE = re.compile(r'^aml_arm_requests_total\{([^}]*)\} ([0-9.e+]+)$', re.MULTILINE)
+
+
+def arm_requests(metrics: str, methods: tuple[str, ...] | None = None) -> int:
+    """The sum of ``aml_arm_requests_total`` in a Prometheus text page, for ``methods`` (all when None)."""
+    total = 0.0
+    for labels, value in _ARM_SAMPLE.findall(metrics):
+        method = re.search(r'method="([^"]*)"', labels)
+        if methods is None or (method is not None and method.group(1) in methods):
+            total += float(value)
+    return int(total)
 
 
 class Kube:
