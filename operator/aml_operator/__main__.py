@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import socket
 import sys
 
 import kopf
@@ -37,14 +40,24 @@ def main(argv: list[str] | None = None) -> int:
     from aml_operator.handlers import logs
 
     logs.configure("json" if (args.log_format or settings.log_format) == "json" else "text", args.verbose)
+    identity = peering_identity()
     kopf.run(
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         liveness_endpoint=args.liveness or settings.liveness_endpoint,
         standalone=settings.standalone,
         peering_name=settings.peering or None,
+        identity=identity,  # type: ignore[arg-type]  # kopf's NewType over str
+        # The startup handler writes this replica's peering record under the same identity and namespaces.
+        memo=kopf.Memo(peering_identity=identity, watched_namespaces=namespaces),
     )
     return 0
+
+
+def peering_identity() -> str:
+    """This replica's name among its peers: the pod's name (POD_ID, from the downward API), else
+    host/pid-random (no user name: an image's uid may have none)."""
+    return os.environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}-{secrets.token_hex(3)}"
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ class Settings:
     peering: str = ""
     """kopf peering object name (AML_OPERATOR_PEERING); empty runs standalone (one replica)."""
     peering_priority: int = 0
-    """This replica's kopf peering priority (AML_OPERATOR_PEERING_PRIORITY); 0 draws a random one at start, because
-    kopf pauses every replica while two share the highest priority."""
+    """This replica's kopf peering priority (AML_OPERATOR_PEERING_PRIORITY); 0 derives one from the start time, so
+    the oldest live replica leads (handlers/lifecycle.py start_priority)."""
     peering_lifetime: int = 15
     """Seconds a replica's peering record stays valid without a keep-alive (AML_OPERATOR_PEERING_LIFETIME): how
     long a standby waits after the active replica dies before it takes over."""
