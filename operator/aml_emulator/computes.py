@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api_versions
+from . import api_versions, schedules
 from . import validation as v
 from .catalog import VmSize
 from .context import Ctx, empty_response, json_response
@@ -17,6 +17,7 @@ from .locations import usage_snapshot
 from .lro import lro_headers
 from .state import ComputeRecord, Operation, compute_key, workspace_id
 
+TRIGGER_VERSION = "2023-04-01"  # lastOperation.operationTrigger first appears in this api-version's spec
 COMPUTE_RESOURCE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
 _CREATE_TIMING = {
     "AmlCompute": "create_aml_compute",
@@ -171,6 +172,7 @@ def _create(
         _check_instance_name_free(ctx, name, location)
         _check_quota(ctx, location, size, 1, False)
         _fill_instance(ctx, name, location, stored_inner, now)
+        schedules.stored(stored_inner)
     elif compute_type == "AKS":
         if resource_id is None:
             v.check_aks_create(emu.catalogue, inner)
@@ -217,6 +219,8 @@ def _create(
         resource=resource,
         owns_underlying=owns_underlying,
     )
+    if compute_type == "ComputeInstance":
+        record.clock["schedules_seen"] = now
     emu.store.computes[record.key] = record
     emu.store.creates[record.key] = emu.store.creates.get(record.key, 0) + 1
     _count_write(ctx, record.key)
@@ -244,6 +248,13 @@ def _update_by_put(
         )
     v.check_immutables(record, body, props, inner)
     location = str(record.resource.get("location", ""))
+    if record.compute_type == "ComputeInstance":
+        # Schedules and idle shutdown change in place with a PUT of the whole body (as azure-ai-ml's update does).
+        schedules.check_instance(inner)
+        inner = copy.deepcopy(inner)
+        schedules.stored(inner, record.inner)
+        if "schedules" in inner:
+            record.clock["schedules_seen"] = emu.lifecycle.now()
     if record.compute_type == "AmlCompute" and "scaleSettings" in inner:
         v.check_scale_settings(inner["scaleSettings"], "properties.properties.scaleSettings")
     if record.compute_type == "AKS" and "agentCount" in inner:
@@ -611,6 +622,9 @@ async def instance_action(ctx: Ctx) -> web.Response:
         "operationTime": iso(ctx.emu.lifecycle.now()),
         "operationStatus": "InProgress",
     }
+    trigger = "User" if ctx.api_version >= TRIGGER_VERSION else None
+    if trigger:
+        record.inner["lastOperation"]["operationTrigger"] = trigger
     _count_write(ctx, record.key)
     op = ctx.emu.lifecycle.start_operation(
         record,
@@ -619,6 +633,7 @@ async def instance_action(ctx: Ctx) -> web.Response:
         location=_ws_location(ctx),
         error=_fault_error(ctx, record.name),
     )
+    op.trigger = trigger
     ctx.emu.store.save()
     if ctx.live:
         # Later api-versions and the live service answer 202 + Azure-AsyncOperation (notes §2.2).
@@ -628,3 +643,20 @@ async def instance_action(ctx: Ctx) -> web.Response:
 
 def error_for_missing(ctx: Ctx) -> ArmError:
     return not_found("Microsoft.MachineLearningServices/workspaces", ctx.params.get("ws", ""), ctx.params.get("rg", ""))
+
+
+async def update_idle_shutdown(ctx: Ctx) -> web.Response:
+    """`POST {compute}/updateIdleShutdownSetting` `{"idleTimeBeforeShutdown": "PT30M"}`: the idle timer of an
+    instance, changed without a PUT (the route Azure's docs give for existing instances)."""
+    body = await ctx.json_body()
+    record = _record(ctx)
+    if record.compute_type != "ComputeInstance":
+        raise bad_request(
+            "UserError", f"UpdateIdleShutdownSetting with computeType {record.compute_type} is not supported."
+        )
+    idle = body.get("idleTimeBeforeShutdown") if isinstance(body, dict) else None
+    schedules.check_instance({"idleTimeBeforeShutdown": idle})
+    record.inner["idleTimeBeforeShutdown"] = idle
+    _count_write(ctx, record.key)
+    ctx.emu.store.save()
+    return empty_response(200)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -129,6 +130,15 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     async def clock(request: web.Request) -> web.Response:
         body = await _json(request)
         seconds = float(body.get("advance_seconds", 0))
+        if body.get("set"):
+            # {"set": "2026-12-07T08:30:00Z"}: jump to a moment (schedules fire by the wall clock of their zone).
+            try:
+                target = datetime.fromisoformat(str(body["set"]).replace("Z", "+00:00"))
+            except ValueError:
+                return _bad("set must be an ISO-8601 timestamp such as 2026-12-07T08:30:00Z")
+            if target.tzinfo is None:
+                target = target.replace(tzinfo=UTC)
+            seconds = target.timestamp() - emu.clock.now()
         if seconds < 0:
             return _bad("the clock only moves forward")
         emu.clock.offset += seconds

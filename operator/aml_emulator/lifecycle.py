@@ -14,7 +14,7 @@ import math
 import uuid
 from typing import Any
 
-from . import shapes
+from . import schedules, shapes
 from .api_versions import DEFAULT_API_VERSION
 from .catalog import Catalogue
 from .state import ComputeRecord, Operation, Store
@@ -85,6 +85,9 @@ class Lifecycle:
         for op in due_ops:
             self._finish(op)
         next_due = math.inf
+        for record in list(self.store.computes.values()):
+            if record.compute_type == "ComputeInstance":
+                next_due = min(next_due, self._instance_clock(record, now))
         for op in self.store.operations.values():
             if op.status == "InProgress":
                 next_due = min(next_due, op.due)
@@ -171,6 +174,47 @@ class Lifecycle:
         elif record.compute_type == "ComputeInstance" and name == "Create":
             inner["state"] = "Running"
             inner["lastOperation"] = self._last_operation("Create", op.started, "Succeeded")
+            record.clock["running_since"] = op.due
+
+    # -- compute instance schedules and idle shutdown ------------------------------------------------------
+    def _instance_clock(self, record: ComputeRecord, now: float) -> float:
+        """Apply the schedules' firings and the idle timer up to `now`; when to look again."""
+        inner = record.inner
+        plan, idle = inner.get("schedules"), inner.get("idleTimeBeforeShutdown")
+        if not plan and not idle:
+            return math.inf
+        if record.operation_id is not None or record.props.get("provisioningState") != "Succeeded":
+            return math.inf  # the operation's end wakes the clock again; firings meanwhile are still found then
+        state = inner.get("state")
+        seen = record.clock.get("schedules_seen", now)
+        record.clock["schedules_seen"] = now
+        firing = schedules.latest_firing(plan, seen, now)
+        if firing is not None:
+            at, action = firing
+            if action == "Stop" and state == "Running":
+                self._power(record, "stop", "Schedule", at)
+                return math.inf
+            if action == "Start" and state == "Stopped":
+                self._power(record, "start", "Schedule", at)
+                return math.inf
+        wake = now + 60 if plan else math.inf
+        seconds = schedules.duration_seconds(idle) if isinstance(idle, str) else None
+        if seconds is not None and state == "Running":
+            since = record.clock.setdefault("running_since", now)
+            if now >= since + seconds:
+                self._power(record, "stop", "IdleShutdown", since + seconds)
+                return math.inf
+            wake = min(wake, since + seconds)
+        return wake
+
+    def _power(self, record: ComputeRecord, kind: str, trigger: str, at: float) -> None:
+        """A start or stop the service itself begins (a schedule fired, or the instance sat idle)."""
+        name = kind.capitalize()
+        record.inner["state"] = "Starting" if kind == "start" else "Stopping"
+        record.inner["lastOperation"] = {**self._last_operation(name, at, "InProgress"), "operationTrigger": trigger}
+        location = str(record.resource.get("location"))
+        op = self.start_operation(record, kind, self.timing.seconds(kind), location=location)
+        op.trigger = trigger
 
     def _finish_delete(self, record: ComputeRecord, op: Operation) -> None:
         if op.error:
@@ -190,9 +234,15 @@ class Lifecycle:
         if op.error:
             inner["state"] = op.previous.get("state")
             inner["lastOperation"] = self._last_operation(name, op.started, f"{name}Failed")
+            if op.trigger:
+                inner["lastOperation"]["operationTrigger"] = op.trigger
             return
         inner["state"] = final_state
         inner["lastOperation"] = self._last_operation(name, op.started, "Succeeded")
+        if op.trigger:
+            inner["lastOperation"]["operationTrigger"] = op.trigger
+        if final_state == "Running":
+            record.clock["running_since"] = op.due  # the idle timer starts again
 
     def _finish_start(self, record: ComputeRecord, op: Operation) -> None:
         self._finish_instance(record, op, "Start", "Running")

@@ -65,6 +65,7 @@ class Operation:
     underlying_action: str | None = None  # Delete | Detach, for deletes
     previous: dict[str, Any] = field(default_factory=dict)  # what a failed operation restores
     ended: float | None = None
+    trigger: str | None = None  # lastOperation.operationTrigger of instance power actions: User, Schedule, IdleShutdown
 
 
 @dataclass
@@ -79,6 +80,8 @@ class ComputeRecord:
     # AmlCompute resize in progress: {"from": n, "to": n, "started": t, "per_node": s}
     resize: dict[str, Any] | None = None
     owns_underlying: bool = False  # Azure ML created the underlying resource (AKS/DataFactory create)
+    # Compute instance clock: {"schedules_seen": t (firings up to t applied), "running_since": t (idle timer)}
+    clock: dict[str, float] = field(default_factory=dict)
 
     @property
     def props(self) -> dict[str, Any]:

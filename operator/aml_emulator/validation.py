@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import schedules
 from .catalog import Catalogue, VmSize, family_display
 from .errors import ArmError, bad_request
 from .state import ComputeRecord, Store, resource_type_of
@@ -170,6 +171,7 @@ def check_compute_instance(catalogue: Catalogue, location: str, inner: dict[str,
     vm_size = inner.get("vmSize")
     if not isinstance(vm_size, str) or not vm_size:
         raise _missing("properties.properties.vmSize", "the VM size of the compute instance")
+    schedules.check_instance(inner)
     return _size_for(catalogue, location, vm_size, "ComputeInstance", "properties.properties.vmSize")
 
 
@@ -246,6 +248,9 @@ _IMMUTABLE_INNER = {
         "sshSettings",
         "personalComputeInstanceSettings",
         "computeInstanceAuthorizationType",
+        # Network placement and what runs at creation are fixed once the VM exists (2025-09-01).
+        "enableNodePublicIp",
+        "setupScripts",
     ),
     "AKS": ("agentVmSize", "clusterPurpose", "aksNetworkingConfiguration"),
     "VirtualMachine": ("virtualMachineSize",),
