@@ -416,3 +416,81 @@ async def test_a_put_answered_with_another_owners_tags_is_never_followed_by_a_wr
     assert condition(again.status, "Stalled") == ("True", "AlreadyExists")
     deleted = await delete_compute(cluster(status=again.status), driver, ctx(azure))
     assert deleted.finished and "cpu" in azure.computes and len(azure.writes()) == 1
+
+
+async def test_a_refusal_on_the_lists_word_alone_looks_at_the_compute_first() -> None:
+    azure, driver = fake_azure(), ComputeClusterDriver()
+    existing(azure, {})  # appeared after the workspace list was taken
+    listed_absent = ctx(azure)
+    listed_absent.listed_absent = True
+    result = await reconcile_compute(cluster(vmSize="Standard_M128"), driver, listed_absent)
+    assert condition(result.status, "Stalled") == ("True", "AlreadyExists") and azure.writes() == []
+
+
+WEEKDAY_STOP = {"action": "Stop", "recurrence": {"frequency": "Week", "hours": [18], "minutes": [0],
+                                                 "weekDays": ["Monday", "Friday"]}}
+
+
+def scheduled_instance(state: str | None = None, **spec: Any) -> ComputeInstance:
+    body: JsonDict = {"workspaceRef": {"name": "ws-ml"}, "vmSize": "Standard_DS3_v2", **spec}
+    if state is not None:
+        body["state"] = state
+    return ComputeInstance.model_validate({"apiVersion": "azureml.dev/v1alpha1", "kind": "ComputeInstance",
+                                           "metadata": {"name": "cpu", "namespace": "team-a", "generation": 3},
+                                           "spec": body})
+
+
+def azure_instance(azure: FakeAzure, state: str, **props: Any) -> None:
+    azure.computes["cpu"] = {"id": "x", "tags": OWNER.tags(), "properties": {
+        "computeType": "ComputeInstance", "provisioningState": "Succeeded",
+        "properties": {"vmSize": "Standard_DS3_v2", "state": state, **props}}}
+
+
+@pytest.mark.parametrize(
+    ("azure_state", "reason"),
+    [("Stopped", "Succeeded"), ("Running", "Succeeded"), ("Stopping", "Stopping")],
+)
+async def test_an_instance_without_spec_state_is_left_to_azure(azure_state: str, reason: str) -> None:
+    azure = fake_azure()
+    azure_instance(azure, azure_state, lastOperation={"operationName": "Stop", "operationStatus": "Succeeded",
+                                                      "operationTrigger": "Schedule"})
+    result = await reconcile_compute(scheduled_instance(), ComputeInstanceDriver(), ctx(azure))
+    assert azure.writes() == []
+    assert condition(result.status, "Ready")[1] == reason
+    assert result.status["lastOperation"]["operationTrigger"] == "Schedule"
+
+
+async def test_schedules_and_idle_time_are_sent_and_a_change_is_put_in_place() -> None:
+    azure = fake_azure()
+    driver = ComputeInstanceDriver()
+    obj = scheduled_instance(idleTimeBeforeShutdown="PT30M", schedules=[
+        {"action": "Start", "cron": "0 8 * * 1-5", "timeZone": "W. Europe Standard Time"}, WEEKDAY_STOP])
+    sent = driver.desired_properties(obj, {})
+    assert sent["idleTimeBeforeShutdown"] == "PT30M"
+    assert sent["schedules"]["computeStartStop"] == [
+        {"action": "Start", "status": "Enabled", "triggerType": "Cron",
+         "cron": {"expression": "0 8 * * 1-5", "timeZone": "W. Europe Standard Time"}},
+        {"action": "Stop", "status": "Enabled", "triggerType": "Recurrence",
+         "recurrence": {"frequency": "Week", "interval": 1, "timeZone": "UTC",
+                        "schedule": {"hours": [18], "minutes": [0], "weekDays": ["Monday", "Friday"]}}}]
+    # Azure echoes what it was sent plus ids and provisioning status: nothing to do.
+    echoed = [{**s, "id": f"id-{i}", "provisioningStatus": "Completed"}
+              for i, s in enumerate(sent["schedules"]["computeStartStop"])]
+    azure_instance(azure, "Running", idleTimeBeforeShutdown="PT30M", schedules={"computeStartStop": echoed})
+    assert driver.update_needed(obj, (await azure.get(TARGET, "cpu")) or Observation("cpu", {})) is None
+    changed = scheduled_instance(idleTimeBeforeShutdown="PT1H", schedules=[WEEKDAY_STOP])
+    result = await reconcile_compute(changed, driver, ctx(azure))
+    assert [w[0] for w in azure.writes()] == ["put"]
+    assert "spec.idleTimeBeforeShutdown, spec.schedules" in result.message
+
+
+async def test_inline_setup_scripts_travel_base64_encoded() -> None:
+    obj = scheduled_instance(setupScripts={"creation": {"source": "inline", "command": "pip install x",
+                                                        "timeoutMinutes": 5},
+                                           "startup": {"source": "workspace", "path": "Users/me/start.sh",
+                                                       "arguments": "-v"}})
+    scripts = ComputeInstanceDriver().desired_properties(obj, {})["setupScripts"]["scripts"]
+    assert scripts["creationScript"] == {"scriptSource": "inline", "scriptData": "cGlwIGluc3RhbGwgeA==",
+                                         "timeout": "5m"}
+    assert scripts["startupScript"] == {"scriptSource": "workspace", "scriptData": "Users/me/start.sh",
+                                        "scriptArguments": "-v"}

@@ -126,6 +126,11 @@ class LastOperation(ApiModel):
         "", description="InProgress, Succeeded, CreateFailed, StartFailed, StopFailed, ... as Azure reports it."
     )
     operation_time: datetime | None = Field(None, description="When the operation started.")
+    operation_trigger: str | None = Field(
+        None,
+        description="Who started it, as Azure reports it (api-version 2023-04-01 and later): User (a person or the "
+        "operator), Schedule (spec.schedules) or IdleShutdown (spec.idleTimeBeforeShutdown).",
+    )
     async_operation_url: str | None = Field(
         None,
         description="Azure-AsyncOperation (or Location) URL to poll while the operation runs, so a "
