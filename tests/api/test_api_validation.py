@@ -614,6 +614,30 @@ REFUSED = [
         edit(attached("DataLakeAnalytics"), spec__storeAccountName="ADLS-ml"),
         "spec.storeAccountName must be 3-24 lower-case letters and digits",
     ),
+    # --- ComputeInstance idle shutdown, schedules, setup scripts (api-version 2025-09-01) -----------------
+    refused("ci-idle-too-short", edit(ci, spec__idleTimeBeforeShutdown="PT14M"), "between 15 minutes"),
+    refused("ci-idle-too-long", edit(ci, spec__idleTimeBeforeShutdown="P3DT1M"), "between 15 minutes"),
+    refused("ci-idle-not-iso", edit(ci, spec__idleTimeBeforeShutdown="30m"), "spec.idleTimeBeforeShutdown",
+            "ISO-8601"),
+    refused("ci-schedule-both", edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 18 * * *",
+                                                            "recurrence": {"frequency": "Day", "hours": [18],
+                                                                           "minutes": [0]}}]),
+            "exactly one of cron or recurrence"),
+    refused("ci-schedule-cron-fields", edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 18 * *"}]),
+            "five fields"),
+    refused("ci-schedule-day-needs-hours", edit(ci, spec__schedules=[{"action": "Start",
+                                                                       "recurrence": {"frequency": "Day"}}]),
+            "hours and minutes are required"),
+    refused("ci-schedule-hour-range", edit(ci, spec__schedules=[{"action": "Start", "recurrence": {
+        "frequency": "Day", "hours": [24], "minutes": [0]}}]), "spec.schedules[0].recurrence.hours[0]"),
+    refused("ci-script-inline-needs-command", edit(ci, spec__setupScripts={"creation": {"source": "inline",
+                                                                                         "path": "a.sh"}}),
+            "source inline needs command"),
+    refused("ci-no-public-ip-needs-subnet", edit(ci, spec__enableNodePublicIp=False), "needs spec.subnetId"),
+    refused("ci-setup-scripts-immutable",
+            edit(ci, spec__setupScripts={"startup": {"source": "workspace", "path": "b.sh"}}),
+            "spec.setupScripts " + IMMUTABLE,
+            before=edit(ci, spec__setupScripts={"startup": {"source": "workspace", "path": "a.sh"}})),
 ]
 
 ACCEPTED = [
@@ -701,6 +725,17 @@ ACCEPTED = [
     accepted("ws-update-credentials", edit(ws, spec__credentials__secretRef={"name": "new-creds"}), before=ws),
     accepted("ws-update-to-workload-identity", edit(ws, spec__credentials={"workloadIdentity": WORKLOAD_IDENTITY}),
              before=ws),
+    accepted("ci-idle-bounds-low", edit(ci, spec__idleTimeBeforeShutdown="PT15M")),
+    accepted("ci-idle-bounds-high", edit(ci, spec__idleTimeBeforeShutdown="P3D")),
+    accepted("ci-idle-hours-minutes", edit(ci, spec__idleTimeBeforeShutdown="PT1H30M")),
+    accepted("ci-office-hours", edit(ci, spec__schedules=[
+        {"action": "Start", "cron": "0 8 * * 1-5", "timeZone": "W. Europe Standard Time"},
+        {"action": "Stop", "recurrence": {"frequency": "Week", "hours": [18], "minutes": [0],
+                                          "weekDays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]}}])),
+    accepted("ci-update-schedules", edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 19 * * *"}]),
+             before=edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 18 * * *"}])),
+    accepted("ci-update-idle", edit(ci, spec__idleTimeBeforeShutdown="PT2H"),
+             before=edit(ci, spec__idleTimeBeforeShutdown="PT30M")),
 ]
 
 
@@ -753,4 +788,7 @@ def _contains(stored: Any, expected: Any) -> bool:
     """``stored`` holds everything in ``expected`` (the API server may have added defaults)."""
     if isinstance(expected, dict):
         return isinstance(stored, dict) and all(k in stored and _contains(stored[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(stored, list) and len(stored) == len(expected) and all(
+            _contains(s, e) for s, e in zip(stored, expected, strict=True))
     return bool(stored == expected)
