@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controlplane import ControlPlane, free_port
-from harness import Emulator
+from controlplane import ControlPlane
+from harness import Emulator, OperatorProcess, operator_command
 
-BIN = Path(sys.executable).parent
 CA_MOUNT = "/etc/azureml-compute-operator/ca/"
 # What a missing permission looks like in the operator's log: the API server's "... is forbidden: User
 # ... cannot ...", kopf's APIForbiddenError and "Not enough permissions" warnings, "Reason: Forbidden".
@@ -68,38 +65,10 @@ def container_env(container: dict[str, Any], pod: str, namespace: str) -> dict[s
     return env
 
 
-class OperatorProcess:
-    """The operator of a chart's Deployment as a process: started, stopped, its log read."""
-
-    log: Path
-    process: subprocess.Popen[bytes] | None
-    env: dict[str, str]
-
-    def command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        argv, self.env = self.command()
-        with self.log.open("w") as out:
-            self.process = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.process = None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def refusals(self) -> list[str]:
-        return [line for line in self.output().splitlines()
-                if any(word in line.lower() for word in FORBIDDEN) and not any(w in line.lower() for w in NOT_RBAC)]
+def refusals(output: str) -> list[str]:
+    """The log lines where the API server refused the operator for lack of RBAC."""
+    return [line for line in output.splitlines()
+            if any(word in line.lower() for word in FORBIDDEN) and not any(w in line.lower() for w in NOT_RBAC)]
 
 
 @dataclass
@@ -112,7 +81,10 @@ class ChartOperator(OperatorProcess):
     log: Path
     process: subprocess.Popen[bytes] | None = None
     overrides: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
+    logs: list[Path] = field(default_factory=list)
+
+    def refusals(self) -> list[str]:
+        return refusals(self.output())
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         container = container_of(self.deployment)
@@ -120,12 +92,13 @@ class ChartOperator(OperatorProcess):
         if chart_env.get("AML_CA_BUNDLE", "").startswith(CA_MOUNT):
             # The chart mounts the CA ConfigMap there; here the same PEM is the emulator's file.
             chart_env["AML_CA_BUNDLE"] = self.emulator.ca_file
-        chart_env["AML_METRICS_PORT"] = str(free_port())  # several operators may share this machine
         chart_env.pop("HOME", None)
         args = list(container.get("args", []))
-        liveness = args.index("--liveness") + 1
-        assert args[liveness].startswith("http://0.0.0.0:"), args
-        args[liveness] = f"http://127.0.0.1:{free_port()}/healthz"
+        liveness = args.index("--liveness")
+        assert args[liveness + 1].startswith("http://0.0.0.0:"), args
+        del args[liveness:liveness + 2]  # the launcher gives each operator a free port of its own
         base = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "AML_"))}
-        env = {**base, **chart_env, **self.overrides, "KUBECONFIG": str(self.kubeconfig)}
-        return [str(BIN / "aml-operator"), *args], env
+        argv, env = operator_command([], {**base, **chart_env, **self.overrides, "KUBECONFIG": str(self.kubeconfig)},
+                                     verbose="--verbose" in args)
+        # The chart's args (log format, ...) after the launcher's own; namespaces come from the chart's env.
+        return [*argv, *(arg for arg in args if arg != "--verbose")], env

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chart_operator import OperatorProcess, container_env, pod_name, sa_token
+from chart_operator import container_env, pod_name, sa_token
 
 from controlplane import ControlPlane
+from harness import OperatorProcess
 
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -103,7 +104,7 @@ class ImagePod(OperatorProcess):
     workdir: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    logs: list[Path] = field(default_factory=list)
     name: str = ""
     volumes: dict[str, Path] = field(default_factory=dict)
     """Mount path in the container (symlinks resolved) → the host directory or file behind it."""
