@@ -46,9 +46,11 @@ def announce(name: str, namespaces: Sequence[str], identity: str, priority: int,
     written its first keep-alive, and both resumed. Written here, and followed by a wait longer than a
     watch event's trip, every replica's first look includes every peer that started with it; a peer
     that starts later is seen by the running replicas before that peer's own first look.
-    The record is kopf's own keep-alive (kopf's peering.Peer), which kopf refreshes from then on.
+    The record is kopf's own keep-alive (kopf's peering.Peer), which kopf refreshes from then on; it
+    lives through the settling wait too, or a short lifetime would expire it before the peers' first look.
     """
-    record = {"priority": priority, "lifetime": lifetime, "lastseen": dt.datetime.now(dt.UTC).isoformat()}
+    record = {"priority": priority, "lifetime": lifetime + int(PEERING_SETTLE_SECONDS) + 1,
+              "lastseen": dt.datetime.now(dt.UTC).isoformat()}
     body = {"status": {identity: record}}
     api = client.CustomObjectsApi()
     try:
@@ -78,6 +80,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.peering.standalone = ours.standalone
     settings.watching.server_timeout = 300
     load_config()
+    cluster_id = ours.cluster_id or cluster_uid()
+    if not cluster_id:
+        raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
+                                  "(or allow reading the kube-system namespace)")
+    memo.runtime = Runtime(ours, cluster_id)
+    metrics.serve(ours.metrics_port)
+    logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
+                ours.arm_endpoint, cluster_id, ours.drift_interval)
     if ours.peering:
         settings.peering.name = ours.peering
         settings.peering.mandatory = True
@@ -89,14 +99,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         await asyncio.sleep(PEERING_SETTLE_SECONDS)
         logger.info("peering %r as %s with priority %s (lifetime %ss)", ours.peering, memo.peering_identity,
                     settings.peering.priority, ours.peering_lifetime)
-    cluster_id = ours.cluster_id or cluster_uid()
-    if not cluster_id:
-        raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
-                                  "(or allow reading the kube-system namespace)")
-    memo.runtime = Runtime(ours, cluster_id)
-    metrics.serve(ours.metrics_port)
-    logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
-                ours.arm_endpoint, cluster_id, ours.drift_interval)
 
 
 @kopf.on.cleanup()
