@@ -84,7 +84,7 @@ def check_instance(inner: dict[str, Any]) -> None:
         if not IDLE_MIN_SECONDS <= seconds <= IDLE_MAX_SECONDS:
             raise _invalid(f"{base}.idleTimeBeforeShutdown",
                            f"idleTimeBeforeShutdown must be between 15 minutes and 3 days, not {idle}.")
-    for key in ("enableNodePublicIp", "enableSSO", "enableRootAccess"):
+    for key in ("enableSSO", "enableRootAccess"):
         if key in inner and inner[key] is not None and not isinstance(inner[key], bool):
             raise _invalid(f"{base}.{key}", f"{key} must be true or false, not {inner[key]!r}.")
     schedules = inner.get("schedules")

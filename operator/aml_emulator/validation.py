@@ -158,6 +158,7 @@ def check_aml_compute(catalogue: Catalogue, location: str, inner: dict[str, Any]
         raise _missing("properties.properties.vmSize", "the VM size of the cluster nodes")
     size = _size_for(catalogue, location, vm_size, "AmlCompute", "properties.properties.vmSize")
     check_scale_settings(inner.get("scaleSettings"), "properties.properties.scaleSettings")
+    check_node_public_ip(inner)
     if inner.get("vmPriority") == "LowPriority" and not size.low_priority_capable:
         raise _invalid(
             "properties.properties.vmPriority",
@@ -167,11 +168,27 @@ def check_aml_compute(catalogue: Catalogue, location: str, inner: dict[str, Any]
     return size
 
 
+def check_node_public_ip(inner: dict[str, Any]) -> None:
+    """Nodes without a public IP are reached through their virtual network only, so one is required."""
+    value = inner.get("enableNodePublicIp")
+    if value is not None and not isinstance(value, bool):
+        raise _invalid(
+            "properties.properties.enableNodePublicIp", f"enableNodePublicIp must be true or false, not {value!r}."
+        )
+    if value is False and not inner.get("subnet"):
+        raise _invalid(
+            "properties.properties.enableNodePublicIp",
+            "A compute without a public IP (enableNodePublicIp false) must be in a virtual network: set "
+            "properties.properties.subnet.",
+        )
+
+
 def check_compute_instance(catalogue: Catalogue, location: str, inner: dict[str, Any]) -> VmSize:
     vm_size = inner.get("vmSize")
     if not isinstance(vm_size, str) or not vm_size:
         raise _missing("properties.properties.vmSize", "the VM size of the compute instance")
     schedules.check_instance(inner)
+    check_node_public_ip(inner)
     return _size_for(catalogue, location, vm_size, "ComputeInstance", "properties.properties.vmSize")
 
 
@@ -240,7 +257,7 @@ def check_attach(store: Store, compute_type: str, props: dict[str, Any], inner: 
 
 # Properties that only a create sets (assumption: the 2020-08-01 spec lets PATCH change scaleSettings only).
 _IMMUTABLE_INNER = {
-    "AmlCompute": ("vmSize", "vmPriority", "osType", "subnet", "userAccountCredentials"),
+    "AmlCompute": ("vmSize", "vmPriority", "osType", "subnet", "userAccountCredentials", "enableNodePublicIp"),
     "ComputeInstance": (
         "vmSize",
         "subnet",

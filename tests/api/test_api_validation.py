@@ -638,6 +638,11 @@ REFUSED = [
             edit(ci, spec__setupScripts={"startup": {"source": "workspace", "path": "b.sh"}}),
             "spec.setupScripts " + IMMUTABLE,
             before=edit(ci, spec__setupScripts={"startup": {"source": "workspace", "path": "a.sh"}})),
+    # --- ComputeCluster newer fields ---------------------------------------------------------------------
+    refused("cc-no-public-ip-needs-subnet", edit(cc, spec__enableNodePublicIp=False), "needs spec.subnetId"),
+    refused("cc-public-ip-immutable", edit(cc, spec__enableNodePublicIp=True, spec__subnetId=SUBNET),
+            "spec.enableNodePublicIp " + IMMUTABLE,
+            before=edit(cc, spec__enableNodePublicIp=False, spec__subnetId=SUBNET)),
 ]
 
 ACCEPTED = [
@@ -736,6 +741,8 @@ ACCEPTED = [
              before=edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 18 * * *"}])),
     accepted("ci-update-idle", edit(ci, spec__idleTimeBeforeShutdown="PT2H"),
              before=edit(ci, spec__idleTimeBeforeShutdown="PT30M")),
+    accepted("cc-no-public-ip-in-vnet", edit(cc, spec__enableNodePublicIp=False, spec__subnetId=SUBNET)),
+    accepted("cc-update-identity", edit(cc, spec__identity={"type": "SystemAssigned"}), before=cc),
 ]
 
 

@@ -122,3 +122,11 @@ async def test_schedules_and_idle_time_change_in_place(arm: Arm) -> None:
     assert (await arm.wait("ci-change", lambda b: True))["properties"]["properties"]["idleTimeBeforeShutdown"] == "PT1H"
     stats = (await arm.raw("GET", "/_emulator/stats")).body
     assert stats["creates_by_name"]["ci-change"] == 1
+
+
+async def test_nodes_without_a_public_ip_need_a_virtual_network(arm: Arm) -> None:
+    body = {"location": "westeurope", "properties": {"computeType": "AmlCompute", "properties": {
+        "vmSize": "Standard_DS3_v2", "scaleSettings": {"maxNodeCount": 1}, "enableNodePublicIp": False}}}
+    reply = await arm.call("PUT", arm.compute_path("cc-nopip"), json=body, api_version=VERSION)
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["target"] == "properties.properties.enableNodePublicIp"

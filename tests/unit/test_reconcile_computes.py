@@ -494,3 +494,36 @@ async def test_inline_setup_scripts_travel_base64_encoded() -> None:
                                          "timeout": "5m"}
     assert scripts["startupScript"] == {"scriptSource": "workspace", "scriptData": "Users/me/start.sh",
                                         "scriptArguments": "-v"}
+
+
+@pytest.mark.parametrize(
+    ("azure_identity", "writes"),
+    [
+        (None, ["put"]),
+        ({"type": "SystemAssigned", "principalId": "p"}, ["put"]),
+        ({"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {"/ID/A": {}}}, []),
+        ({"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {"/id/b": {}}}, ["put"]),
+    ],
+)
+async def test_a_cluster_identity_change_is_a_put_of_the_whole_cluster(
+        azure_identity: JsonDict | None, writes: list[str]) -> None:
+    azure = fake_azure()
+    existing(azure, OWNER.tags(), scaleSettings={"minNodeCount": 0, "maxNodeCount": 4},
+             osType="Linux", remoteLoginPortPublicAccess="Enabled")
+    if azure_identity is not None:
+        azure.computes["cpu"]["identity"] = azure_identity
+    obj = cluster(identity={"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": ["/id/a"]})
+    result = await reconcile_compute(obj, ComputeClusterDriver(), ctx(azure))
+    assert [w[0] for w in azure.writes()] == writes
+    if writes:
+        assert "spec.identity" in result.message
+
+
+async def test_a_cluster_public_ip_azure_does_not_have_is_refused_as_immutable() -> None:
+    azure = fake_azure()
+    existing(azure, OWNER.tags(), enableNodePublicIp=True, subnet={"id": "/subnet"})
+    obj = cluster(enableNodePublicIp=False, subnetId="/subnet")
+    result = await reconcile_compute(obj, ComputeClusterDriver(), ctx(azure))
+    assert azure.writes() == []
+    assert condition(result.status, "Stalled") == ("True", "ImmutableFieldChanged")
+    assert "spec.enableNodePublicIp" in result.message

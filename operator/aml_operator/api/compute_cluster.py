@@ -67,6 +67,14 @@ class ComputeClusterSpec(ComputeSpecBase):
         json_schema_extra=validations(
             immutable_optional("subnetId", "spec.subnetId"),
             immutable_optional("adminCredentials", "spec.adminCredentials"),
+            immutable_optional("enableNodePublicIp", "spec.enableNodePublicIp"),
+            rule(
+                "!has(self.enableNodePublicIp) || self.enableNodePublicIp || has(self.subnetId)",
+                "spec.enableNodePublicIp false needs spec.subnetId: nodes without a public IP are reached through "
+                "their virtual network",
+                reason="FieldValueRequired",
+                field_path=".subnetId",
+            ),
         )
     )
 
@@ -88,7 +96,14 @@ class ComputeClusterSpec(ComputeSpecBase):
     scale_settings: ScaleSettings = Field(description="Node counts and scale-down delay. Can be changed.")
     subnet_id: str | None = subnet_id_field("spec.subnetId", "Subnet of a virtual network the nodes join. Immutable.")
     identity: ManagedIdentity | None = Field(
-        None, description="Managed identity the nodes use to reach other Azure resources."
+        None,
+        description="Managed identity the nodes use to reach other Azure resources. Can be changed: the operator "
+        "sends it again with the whole cluster (removing it leaves Azure's identity as it is).",
+    )
+    enable_node_public_ip: bool | None = Field(
+        None,
+        description="false: the nodes get no public IP (needs spec.subnetId; jobs reach them through the virtual "
+        "network). Azure's default is true. Immutable.",
     )
     admin_credentials: AdminCredentials | None = Field(
         None, description="Administrator account on the nodes (SSH key or password Secret). Immutable."
@@ -112,6 +127,17 @@ class NodeStateCounts(ApiModel):
     preempted_node_count: int = Field(0, description="Low-priority nodes Azure took away.")
 
 
+class IdentityStatus(ApiModel):
+    """A compute's managed identity as Azure reports it (ids only, no secret)."""
+
+    type: str | None = Field(None, description="SystemAssigned, UserAssigned, SystemAssigned,UserAssigned or None.")
+    principal_id: str | None = Field(None, description="Object id of the system-assigned identity.")
+    tenant_id: str | None = Field(None, description="Tenant of the system-assigned identity.")
+    user_assigned_identities: list[str] = Field(
+        default_factory=list, description="ARM ids of the user-assigned identities."
+    )
+
+
 class ComputeClusterStatus(ComputeStatusBase):
     """Observed state of the cluster in Azure."""
 
@@ -122,6 +148,11 @@ class ComputeClusterStatus(ComputeStatusBase):
     current_node_count: int | None = Field(None, description="Nodes the cluster has now.")
     target_node_count: int | None = Field(None, description="Nodes Azure is scaling towards.")
     node_state_counts: NodeStateCounts | None = Field(None, description="Nodes per state.")
+    enable_node_public_ip: bool | None = Field(None, description="Whether the nodes have public IPs, per Azure.")
+    remote_login_port_public_access: str | None = Field(
+        None, description="Enabled or Disabled as Azure settled it (NotSpecified becomes one of them at creation)."
+    )
+    identity: IdentityStatus | None = Field(None, description="The managed identity as Azure reports it.")
     errors: list[AzureError] = Field(default_factory=list, description="Errors Azure reports for the cluster.")
 
 

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from aml_operator.api.common import AzureError as StatusError
 from aml_operator.api.common import ComputeResource, ComputeStatusBase
-from aml_operator.api.compute_cluster import ComputeCluster, ComputeClusterStatus, NodeStateCounts
+from aml_operator.api.compute_cluster import ComputeCluster, ComputeClusterStatus, IdentityStatus, NodeStateCounts
 from aml_operator.reconcile.computes import DriverDefaults
 from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
 from aml_operator.reconcile.prechecks import Refusal, check_low_priority, check_quota, check_vm_size
@@ -79,6 +79,8 @@ class ComputeClusterDriver(DriverDefaults):
         }
         if spec.subnet_id:
             props["subnet"] = {"id": spec.subnet_id}
+        if spec.enable_node_public_ip is not None:
+            props["enableNodePublicIp"] = spec.enable_node_public_ip
         if spec.admin_credentials is not None:
             creds: JsonDict = {"adminUserName": spec.admin_credentials.admin_user_name}
             if spec.admin_credentials.ssh_public_key:
@@ -111,7 +113,24 @@ class ComputeClusterDriver(DriverDefaults):
             mismatches.append(f"spec.osType ({spec.os_type}; Azure has {props['osType']})")
         if subnet_differs(props, spec.subnet_id):
             mismatches.append("spec.subnetId")
+        public_ip = props.get("enableNodePublicIp")
+        if spec.enable_node_public_ip is not None and public_ip is not None and public_ip != spec.enable_node_public_ip:
+            mismatches.append(f"spec.enableNodePublicIp ({spec.enable_node_public_ip}; Azure has {public_ip})")
         return mismatches
+
+    def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
+        """The identity changes with a PUT of the whole cluster (2025-09-01 PATCHes scale settings only)."""
+        assert isinstance(obj, ComputeCluster)
+        wanted = managed_identity(obj)
+        if wanted is None:
+            return None  # an identity set outside the operator is left alone
+        azure = observed.resource.get("identity") or {}
+        azure_type = str(azure.get("type") or "None").replace(" ", "").lower()
+        azure_ids = {i.lower() for i in (azure.get("userAssignedIdentities") or {})}
+        wanted_ids = {i.lower() for i in (wanted.get("userAssignedIdentities") or {})}
+        if azure_type != str(wanted["type"]).lower() or azure_ids != wanted_ids:
+            return "spec.identity"
+        return None
 
     def scale_change(self, obj: ComputeResource, observed: Observation) -> JsonDict | None:
         assert isinstance(obj, ComputeCluster)
@@ -141,6 +160,13 @@ class ComputeClusterDriver(DriverDefaults):
         counts = props.get("nodeStateCounts")
         status.node_state_counts = NodeStateCounts.model_validate(counts) if isinstance(counts, dict) else None
         status.errors = azure_errors(observed)
+        status.enable_node_public_ip = props.get("enableNodePublicIp")
+        status.remote_login_port_public_access = props.get("remoteLoginPortPublicAccess")
+        identity = observed.resource.get("identity")
+        status.identity = IdentityStatus(
+            type=identity.get("type"), principal_id=identity.get("principalId"), tenant_id=identity.get("tenantId"),
+            user_assigned_identities=sorted(identity.get("userAssignedIdentities") or {}),
+        ) if isinstance(identity, dict) else None
 
     async def prechecks(self, obj: ComputeResource, client: ComputeClient, target: WorkspaceTarget,
                         location: str) -> Refusal | None:
