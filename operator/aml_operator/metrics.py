@@ -76,7 +76,9 @@ def record_pass(kind: str, namespace: str, name: str, before: Mapping[str, Any],
     RECONCILES.labels(kind, outcome).inc()
     OBJECTS.observe(kind, namespace, name, str(ready.get("status", "Unknown")), str(ready.get("reason", "")))
     old_op, new_op = before.get("lastOperation") or {}, after.get("lastOperation") or {}
-    if old_op.get("operationStatus") == "InProgress" and new_op.get("operationStatus") != "InProgress":
+    # From the intent, too: a handler that PUTs and follows the operation to its end stores no InProgress.
+    unfinished = ("Pending", "InProgress")
+    if old_op.get("operationStatus") in unfinished and new_op.get("operationStatus") not in unfinished:
         started = old_op.get("operationTime")
         if started:
             seconds = (now - datetime.fromisoformat(str(started).replace("Z", "+00:00"))).total_seconds()

@@ -152,6 +152,13 @@ class Runtime:
                                                         self.settings.drift_interval,
                                                         retry_after_failure=self.settings.poll_interval)
             ctx.observed_given = True
+        elif not resync and obj.status.last_operation is None and obj.status.azure_resource_id is None:
+            # A new object: the workspace list all new objects share (one per drift interval) says whether
+            # the name is taken, so the pass that records the intent to create reads no compute itself.
+            listed = await self.snapshots.observe(ctx.client, ctx.target, obj.azure_name,
+                                                  self.settings.drift_interval,
+                                                  retry_after_failure=self.settings.poll_interval)
+            ctx.listed_absent = listed is None
         result = await reconcile_compute(obj, driver, ctx)
         if ctx.observed_given and ctx.looked is not None:
             self.snapshots.refresh(ctx.target, ctx.looked)

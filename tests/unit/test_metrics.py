@@ -40,3 +40,12 @@ def test_a_pass_is_counted_by_what_its_conditions_say(ready: str, stalled: str, 
                              {"type": "Stalled", "status": stalled, "reason": "S"}]}
     record_pass("MetricsTest", "ns", f"obj-{outcome}", {}, status, datetime(2026, 1, 1, tzinfo=UTC))
     assert REGISTRY.get_sample_value("aml_reconciles_total", labels) == before + 1
+
+
+@pytest.mark.parametrize("before", ["Pending", "InProgress"])
+def test_an_operation_is_timed_from_its_intent_or_its_start_to_its_end(before: str) -> None:
+    labels = {"kind": f"Timed{before}", "operation": "Create", "result": "Succeeded"}
+    op = {"operationName": "Create", "operationTime": "2026-01-01T00:00:00Z"}
+    record_pass(f"Timed{before}", "ns", "obj", {"lastOperation": {**op, "operationStatus": before}},
+                {"lastOperation": {**op, "operationStatus": "Succeeded"}}, datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC))
+    assert REGISTRY.get_sample_value("aml_operation_duration_seconds_sum", labels) == 2.0

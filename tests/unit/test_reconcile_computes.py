@@ -128,19 +128,42 @@ async def test_a_crash_after_the_put_while_azure_still_creates_follows_azure() -
     assert len(azure.writes()) == 1
 
 
-async def test_operation_in_flight_is_polled_not_repeated() -> None:
+async def test_a_create_in_flight_is_followed_by_reading_the_compute_soon_then_less_often() -> None:
     azure, driver = fake_azure(), ComputeClusterDriver()
-    status = (await reconcile_compute(cluster(), driver, ctx(azure))).status
-    status = (await reconcile_compute(cluster(status=status), driver, ctx(azure))).status
-    polled = await reconcile_compute(cluster(status=status), driver, ctx(azure))
-    assert ("poll", "op-cpu") in azure.calls and len(azure.writes()) == 1
-    assert polled.requeue_after == 5
-    azure.operations["op-cpu"] = OperationStatus("Succeeded")
+    listed_absent = ctx(azure)
+    listed_absent.listed_absent = True
+    intent = await reconcile_compute(cluster(), driver, listed_absent)
+    assert azure.calls == [("vm_sizes", "westeurope")], "a name the workspace list lacks is not read again"
+    started = await reconcile_compute(cluster(status=intent.status), driver, ctx(azure))
+    assert started.requeue_after == 1.0  # FIRST_POLL: a one-node create may be done in a second
+
+    def at(seconds: float) -> ComputeContext:
+        later = ctx(azure)
+        later.now = NOW + timedelta(seconds=seconds)
+        return later
+
+    polled = await reconcile_compute(cluster(status=started.status), driver, at(1))
+    assert condition(polled.status, "Reconciling") == ("True", "Creating") and polled.requeue_after == 1.0
+    assert (await reconcile_compute(cluster(status=started.status), driver, at(3))).requeue_after == 3.0
+    assert (await reconcile_compute(cluster(status=started.status), driver, at(60))).requeue_after == 5.0
     azure.computes["cpu"]["properties"]["provisioningState"] = "Succeeded"
-    done = await reconcile_compute(cluster(status=polled.status), driver, ctx(azure))
+    done = await reconcile_compute(cluster(status=polled.status), driver, at(4))
     assert condition(done.status, "Ready") == ("True", "Succeeded")
-    assert done.status["observedGeneration"] == 1 and done.requeue_after is None
-    assert any(e.reason == "CreateSucceeded" for e in done.events)
+    assert done.status["lastOperation"]["operationStatus"] == "Succeeded" and done.requeue_after is None
+    assert "asyncOperationUrl" not in done.status["lastOperation"]
+    assert [e.reason for e in done.events] == ["CreateSucceeded"]
+    assert [c[0] for c in azure.calls if c[0] != "vm_sizes"] == ["get", "put", "get", "get", "get", "get"]
+    assert ("poll", "op-cpu") not in azure.calls, "the compute's GET answers what the operation would"
+
+
+async def test_a_create_azure_accepted_but_does_not_show_asks_the_operation() -> None:
+    azure, driver = fake_azure(), ComputeClusterDriver()
+    intent = await reconcile_compute(cluster(), driver, ctx(azure))
+    started = await reconcile_compute(cluster(status=intent.status), driver, ctx(azure))
+    del azure.computes["cpu"]  # not visible yet
+    coming = await reconcile_compute(cluster(status=started.status), driver, ctx(azure))
+    assert ("poll", "op-cpu") in azure.calls and condition(coming.status, "Reconciling") == ("True", "Creating")
+    assert len(azure.writes()) == 1
 
 
 @pytest.mark.parametrize(

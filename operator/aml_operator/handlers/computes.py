@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+import asyncio
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -20,13 +21,22 @@ from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
 from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
 from aml_operator.reconcile.computes import ComputeDriver
 from aml_operator.reconcile.inference_cluster import InferenceClusterDriver
+from aml_operator.reconcile.outcome import Outcome
 from aml_operator.runtime import Runtime
 from aml_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
 POLL = SETTINGS.poll_interval
-INTENT_GRACE = 5.0
-"""Seconds the change handler that recorded an intent to create has to send its PUT (it needs ~0.5 s)."""
+FOLLOW_BUDGET = 3.0
+"""Seconds a change handler stays with the operation it started (looks at 1 s and 3 s) before the timer
+takes over: a create Azure finishes in a second is Ready a second after its PUT, not a poll interval."""
+INTENT_GRACE = 10.0
+"""Seconds the change handler that recorded an intent to create has to come back, send its PUT (it needs
+~0.2 s) and follow it for ``FOLLOW_BUDGET``."""
+_CHANGE_HANDLER_HAS: dict[str, float] = {}
+"""uid → monotonic deadline: a change handler recorded the intent to create and comes straight back to PUT
+and follow it; the timer, which sees only the stored intent, keeps away meanwhile. An intent the timer
+recorded, or one left from before a restart, is the timer's."""
 DriverFor = Callable[[ComputeResource], ComputeDriver]
 
 
@@ -55,29 +65,20 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
     return found[0] if found else None
 
 
-def _put_imminent(body: kopf.Body) -> bool:
-    """A change handler recorded the intent to create a moment ago and comes straight back to PUT: its
-    turn. An older intent (recorded by the timer, or left by a refused PUT with a retry) is the timer's."""
-    status = body.get("status") or {}
-    operation = status.get("lastOperation") or {}
-    if operation.get("operationName") != "Create" or operation.get("operationStatus") != "Pending" \
-            or status.get("retry") or not operation.get("operationTime"):
-        return False
-    recorded = datetime.fromisoformat(str(operation["operationTime"]).replace("Z", "+00:00"))
-    return (datetime.now(UTC) - recorded).total_seconds() < INTENT_GRACE
-
-
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                             resource: kopf.Resource,
                             workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     """A change or a restart: one pass at once. Only the step from a recorded intent to its PUT comes back
     here; everything that waits (operations, retries, drift) is the resync timer's."""
     runtime: Runtime = memo.runtime
-    obj, driver = _parse(body, resource)
-    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name))
+    uid = str(body.metadata.uid)
+    result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
+                                    resync=False, budget=FOLLOW_BUDGET)
     outcome.apply(result, body, patch, logger)
     if result.requeue_after == 0:
+        _CHANGE_HANDLER_HAS[uid] = time.monotonic() + INTENT_GRACE
         outcome.requeue(result)
+    _CHANGE_HANDLER_HAS.pop(uid, None)
 
 
 async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
@@ -88,14 +89,36 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
     Ticks every poll interval but costs no Azure call at rest: the drift check reads the workspace-wide
     snapshot, refreshed once per drift interval.
     """
-    if body.metadata.get("deletionTimestamp") or _put_imminent(body):
+    if body.metadata.get("deletionTimestamp") or _CHANGE_HANDLER_HAS.get(str(body.metadata.uid), 0) > time.monotonic():
         return  # the delete handler, or the change handler about to PUT, has the object
     if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
         return  # a spec change the change handlers have not taken yet
     runtime: Runtime = memo.runtime
-    obj, driver = _parse(body, resource)
-    result = await runtime.reconcile_compute(obj, driver, _workspace(body, workspaces_by_name), resync=True)
+    result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
+                                    resync=True, budget=POLL)
     outcome.apply(result, body, patch, logger)
+
+
+async def _pass_and_follow(runtime: Runtime, body: kopf.Body, resource: kopf.Resource,
+                           workspace: Mapping[str, Any] | None, *, resync: bool, budget: float) -> Outcome:
+    """One pass; while it leaves an operation in flight that asks to be looked at again soon (Azure's
+    Retry-After, else 1, 2, 4 … s), wait and look again, up to ``budget`` seconds in all.
+
+    The operation's URL and intent are already stored or recoverable from Azure (a crash here resumes
+    from Azure's state), so only the last status is written; the events of every pass are posted."""
+    model, driver_for = KINDS[resource.plural]
+    obj = model.model_validate(body)
+    driver = driver_for(obj)
+    result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
+    events, waited = list(result.events), 0.0
+    while result.requeue_after and waited + result.requeue_after < budget:
+        await asyncio.sleep(result.requeue_after)
+        waited += result.requeue_after
+        obj = model.model_validate({**body, "status": result.status})
+        result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
+        events.extend(result.events)
+    result.events = events
+    return result
 
 
 async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,

@@ -12,7 +12,7 @@ import kopf
 from aml_operator import metrics
 from aml_operator.reconcile.outcome import Outcome
 
-MIN_REQUEUE = 0.5
+MIN_REQUEUE = 0.2
 
 
 def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

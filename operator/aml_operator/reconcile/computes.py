@@ -54,6 +54,9 @@ from aml_operator.reconcile.secret_refs import SecretNeed, applied_versions
 
 PENDING = "Pending"
 IN_PROGRESS = "InProgress"
+FIRST_POLL = 1.0
+"""Seconds before work in flight is first looked at again when Azure gives no Retry-After: a one-node
+create can be done in a second, and each later look waits as long as the operation has run (doubling)."""
 
 
 class ComputeDriver(Protocol):
@@ -142,6 +145,8 @@ class ComputeContext:
     observed_given: bool = False
     looked: Observation | None = None
     """What this pass's own GET found, when the compute exists: fresher than the list's view of it."""
+    listed_absent: bool = False
+    """The workspace-wide list (at most a drift interval old) has no compute of this name."""
     changed: bool = True
     """The object changed or the operator restarted: a failed step runs again at once, whatever the backoff."""
     inputs: str = ""
@@ -160,6 +165,8 @@ class _Pass:
         self.status: ComputeStatusBase = obj.status.model_copy(deep=True)
         self.events: list[Event] = []
         self.name = obj.azure_name
+        self.presumed_absent = False
+        """This pass decided without a GET (a new object): the compute is taken not to exist."""
 
     # -- results
 
@@ -206,7 +213,16 @@ class _Pass:
         if decision.state != "unknown":
             self.status.retry = None  # Azure was read and nothing is to be written: no failed step is pending
         return self.outcome(decision.state, decision.reason, decision.message,
-                            requeue=self.ctx.poll_interval if decision.poll else None)
+                            requeue=self.next_poll() if decision.poll else None)
+
+    def next_poll(self, retry_after: float | None = None) -> float:
+        """When to look at work in flight again: Azure's Retry-After, else as long as our operation has run
+        (at least ``FIRST_POLL``, so 1, 2, 4 … seconds), at most the poll interval."""
+        if retry_after:
+            return retry_after
+        op = self.status.last_operation
+        age = (self.ctx.now - op.operation_time).total_seconds() if op and op.operation_time else float("inf")
+        return min(self.ctx.poll_interval, max(FIRST_POLL, age))
 
     def hold(self) -> Outcome:
         """A failed step waits for its retry time: the status stays as the failure left it."""
@@ -222,6 +238,7 @@ class _Pass:
         if tags is None or self.ctx.owner.owns(tags):
             return None
         self.status.last_operation = None  # no write of ours is in flight on a compute that is not ours
+        self.status.azure_resource_id = self.ctx.target.compute_id(self.name)  # seen: later passes look first
         self.status.retry = None
         return self.report(Report("stalled", "AlreadyExists",
                                   f"compute {self.name} belongs to another owner after the write: "
@@ -234,8 +251,8 @@ class _Pass:
         )
         self.status.retry = None
         self.events.append(Event("Normal", f"{operation.name}Started", what))
-        delay = max(operation.retry_after or 0.0, self.ctx.poll_interval)
-        return self.outcome("progressing", _progress_reason(operation.name), what, requeue=delay)
+        return self.outcome("progressing", _progress_reason(operation.name), what,
+                            requeue=self.next_poll(operation.retry_after))
 
     # -- observation
 
@@ -254,11 +271,18 @@ class _Pass:
             self.status.provisioning_state = None
             return
         op = self.status.last_operation
-        if op is not None and op.operation_status in (PENDING, IN_PROGRESS) and not op.async_operation_url \
-                and self.ctx.owner.owns(azure.tags):
-            # Our write reached Azure (a crash lost its answer, or it finished at once): Azure's state is the truth.
-            busy = azure.provisioning_state.lower() in TRANSITIONAL_STATES
-            op.operation_status = IN_PROGRESS if busy else "Succeeded"
+        if op is not None and op.operation_status in (PENDING, IN_PROGRESS) and self.ctx.owner.owns(azure.tags) \
+                and (not op.async_operation_url or _create_in_flight(op)):
+            # Our write reached Azure (a crash lost its answer, it finished at once, or it is a create, whose
+            # compute tells as much as the operation): Azure's state is the truth.
+            state = azure.provisioning_state.lower()
+            if state in TRANSITIONAL_STATES:
+                op.operation_status = IN_PROGRESS
+            else:
+                if op.operation_status == IN_PROGRESS and op.async_operation_url and state == "succeeded":
+                    self.events.append(Event("Normal", "CreateSucceeded", "Azure finished the Create operation"))
+                op.operation_status = "CreateFailed" if state == "failed" and _create_in_flight(op) else "Succeeded"
+                op.async_operation_url = None
         self.status.azure_resource_id = azure.arm_id or self.ctx.target.compute_id(self.name)
         self.status.provisioning_state = azure.provisioning_state or None
         self.status.provisioning_errors = [StatusError(code=e.code, message=e.message)
@@ -307,6 +331,17 @@ class _Pass:
         return self.status.applied_reference_versions != applied_versions(self.ctx.secret_versions)
 
 
+def _create_in_flight(op: LastOperation | None) -> bool:
+    """Our create runs in Azure: the compute's own GET answers whether it is done (one read, which also
+    refreshes the status), so its operation status is read only when the compute cannot be seen."""
+    return op is not None and op.operation_name == "Create" and op.operation_status == IN_PROGRESS
+
+
+def _never_written(status: ComputeStatusBase) -> bool:
+    """No pass has recorded a write or seen the compute in Azure: a new object."""
+    return status.last_operation is None and status.azure_resource_id is None and status.provisioning_state is None
+
+
 def _progress_reason(operation: str) -> str:
     return {"Create": "Creating", "Update": "Updating", "Delete": "Deleting", "Detach": "Detaching",
             "Start": "Starting", "Stop": "Stopping", "Restart": "Restarting"}.get(operation, "Reconciling")
@@ -323,9 +358,9 @@ async def _poll_operation(run: _Pass) -> Outcome | None:
     except AzureError as exc:
         return run.error(exc, f"checking the {op.operation_name} operation")
     if not result.finished:
-        delay = max(result.retry_after or 0.0, ctx.poll_interval)
         return run.outcome("progressing", _progress_reason(op.operation_name),
-                           f"Azure is working on the {op.operation_name} operation", requeue=delay)
+                           f"Azure is working on the {op.operation_name} operation",
+                           requeue=run.next_poll(result.retry_after))
     op.async_operation_url = None
     if result.status == "Succeeded":
         op.operation_status = "Succeeded"
@@ -344,7 +379,8 @@ async def _poll_operation(run: _Pass) -> Outcome | None:
 async def reconcile_compute(obj: ComputeResource, driver: ComputeDriver, ctx: ComputeContext) -> Outcome:
     """One pass: every decision is the planner's; this function only reads Azure and carries it out."""
     run = _Pass(obj, driver, ctx)
-    if not writes_paused(obj.metadata.annotations):
+    paused = writes_paused(obj.metadata.annotations)
+    if not paused and not _create_in_flight(run.status.last_operation):
         polled = await _poll_operation(run)
         if polled is not None:
             return polled
@@ -359,7 +395,21 @@ async def reconcile_compute(obj: ComputeResource, driver: ComputeDriver, ctx: Co
     if not ctx.changed and not due(run.status.retry, ctx.now, ctx.inputs):
         return run.hold()
 
+    if ctx.listed_absent and _never_written(run.status) and not ctx.observed_given and not paused:
+        # A new object whose name the workspace list lacks only records its intent to create on this pass,
+        # and the pass that PUTs looks first: a GET here would be a second read of the same compute.
+        run.presumed_absent = True
+        return await _decide(run, None)
     azure = await run.look()
+    if azure is None and _create_in_flight(run.status.last_operation):
+        # Azure accepted our create yet shows no compute: its operation says whether it is still coming.
+        polled = await _poll_operation(run)
+        if polled is not None:
+            return polled
+    return await _decide(run, azure)
+
+
+async def _decide(run: _Pass, azure: AzureView) -> Outcome:
     run.observe_into_status(azure)
     decision = plan(run.facts(azure))
     if isinstance(decision, Report):
@@ -410,6 +460,11 @@ async def _create(run: _Pass) -> Outcome:
         # answer to the PUT decides (the catalogue lists may be cached and older than the refusal).
         refusal = await run.driver.prechecks(run.obj, ctx.client, ctx.target, ctx.location)
         if refusal is not None and refusal.blocking:
+            if run.presumed_absent:  # a refusal must be about a compute that does not exist: look first
+                run.presumed_absent = False
+                azure = await run.look()
+                if azure is not None:
+                    return await _decide(run, azure)
             return run.failed(refusal.reason, refusal.message, retryable=False)
         note = ""
         if refusal is not None:

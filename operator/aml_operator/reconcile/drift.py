@@ -48,6 +48,13 @@ class WorkspaceSnapshots:
             return ObservationFailed(snapshot.failure)
         return snapshot.by_name.get(name.lower())
 
+    def listed(self, target: WorkspaceTarget, name: str) -> bool | None:
+        """Whether the last list of the workspace had the compute; None when there is no good list."""
+        snapshot = self._snapshots.get(target)
+        if snapshot is None or snapshot.failure is not None:
+            return None
+        return name.lower() in snapshot.by_name
+
     def refresh(self, target: WorkspaceTarget, observation: Observation) -> None:
         """A single GET saw the compute after the list was taken: later passes read that, rather than
         each finding the stale entry and reading the compute again until the next list."""
