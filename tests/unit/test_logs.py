@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from aml_operator.handlers import outcome
-from aml_operator.handlers.logs import KindPrefix, RequeueIsProgress
+from aml_operator.handlers.logs import IdentityRefusalIsDetail, KindPrefix, RequeueIsProgress
 from aml_operator.reconcile.outcome import Outcome
 
 REF = {"kind": "ComputeCluster", "namespace": "team-a", "name": "cpu"}
@@ -26,6 +26,18 @@ def test_a_requeue_is_progress_not_an_error() -> None:
     for line in (requeue, crash, api_retry):
         RequeueIsProgress().filter(line)
     assert (requeue.levelname, crash.levelname, api_retry.levelname) == ("INFO", "ERROR", "WARNING")
+
+
+def test_a_refused_token_is_said_once_by_the_object_not_by_azure_identity_on_every_attempt() -> None:
+    def refused() -> logging.LogRecord:
+        return logging.LogRecord("azure.identity.aio._internal.get_token_mixin", logging.WARNING, __file__, 1,
+                                 "ClientSecretCredential.get_token_info failed: invalid_client", None, None)
+
+    verbose, quiet = refused(), refused()
+    assert IdentityRefusalIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
+    assert not IdentityRefusalIsDetail(verbose=False).filter(quiet)
+    ours = record(logging.WARNING, "Stalled/CredentialsInvalid: invalid_client")
+    assert IdentityRefusalIsDetail(verbose=False).filter(ours) and ours.levelname == "WARNING"
 
 
 def test_text_lines_name_kind_namespace_and_name_once() -> None:

@@ -7,6 +7,9 @@
   last attempt failing stays an ERROR. A handler that really fails (an exception) stays at ERROR.
 * Text lines start with ``[Kind namespace/name]``; JSON lines carry the same in ``object``.
 * azure-core logs every request and its headers at INFO: only with ``--verbose``.
+* azure-identity logs a refused token request at WARNING on every attempt (with a traceback under
+  ``--verbose``); the object's condition and its one WARNING per change of reason already say it, so
+  those lines are DEBUG detail.
 """
 
 from __future__ import annotations
@@ -35,6 +38,20 @@ class RequeueIsProgress(logging.Filter):
         return True
 
 
+class IdentityRefusalIsDetail(logging.Filter):
+    """azure-identity's per-attempt WARNING of a refused token: DEBUG with ``--verbose``, else dropped."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("azure.identity") and record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return self.verbose
+        return True
+
+
 class KindPrefix(logging.Filter):
     """``[Kind namespace/name]`` in front of every per-object line of the text format."""
 
@@ -54,6 +71,7 @@ def configure(log_format: LogFormat, verbose: bool) -> None:
         kopf.configure(verbose=verbose, log_format=kopf.LogFormat.FULL, log_prefix=False)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequeueIsProgress())
+        handler.addFilter(IdentityRefusalIsDetail(verbose))
         if log_format == "text":
             handler.addFilter(KindPrefix())
     logging.getLogger("azure").setLevel(logging.DEBUG if verbose else logging.WARNING)
