@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import lupa
 import pytest
 
 from controlplane import ControlPlane
@@ -21,10 +22,12 @@ from harness import (
     Kube,
     Operator,
     compute_cluster,
+    credentials_secret,
     eventually,
     ready_workspace,
     start_emulator,
     unique,
+    workspace,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -54,6 +57,26 @@ def never_ready_for(kube: Kube, kind: str, name: str, seconds: float) -> None:
         condition = ready(kube, kind, name)
         assert condition.get("status") != "True", f"{kind}/{name} claimed Ready: {condition}"
         time.sleep(0.5)
+
+
+HEALTH_LUA = Path(__file__).parents[2] / "deploy" / "argocd" / "health.lua"
+
+
+def argocd_health(obj: dict[str, Any]) -> tuple[str, str]:
+    """What Argo CD shows for the object: deploy/argocd/health.lua run as tests/delivery runs it (lupa;
+    test_argocd_health checks argocd-cm.yaml carries this very script for every kind)."""
+    lua = lupa.LuaRuntime(unpack_returned_tuples=True)
+
+    def to_lua(value: Any) -> Any:  # objects as tables, arrays as 1-based tables, as Argo CD gives them
+        if isinstance(value, dict):
+            return lua.table_from({k: to_lua(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return lua.table_from([to_lua(v) for v in value])
+        return value
+
+    lua.globals().obj = to_lua(obj)
+    result = lua.execute(HEALTH_LUA.read_text())
+    return str(result["status"]), str(result["message"])
 
 
 RECORD = re.compile(r"^\[[^]]+\] \S+\s+\[(\w+)\s*\]")
@@ -99,9 +122,11 @@ def test_a_change_azure_cannot_make_and_a_failed_compute_never_show_ready(
     emulator.change_behind_our_back(name, {"properties": {"provisioningState": "Failed",
                                                           "properties": {"vmSize": "STANDARD_DS3_V2"}}})
     started = time.monotonic()
-    # Stalled=True is what deploy/argocd/health.lua reports as Degraded.
-    kube.wait_condition("computecluster", name, "Stalled", "True", reason="ProvisioningFailed", timeout=30)
+    failed = kube.wait_condition("computecluster", name, "Stalled", "True", reason="ProvisioningFailed", timeout=30)
     print(f"Failed in Azure shown after {time.monotonic() - started:.1f}s")
+    assert ready(kube, "computecluster", name)["status"] == "False"
+    verdict = argocd_health(failed)
+    assert verdict[0] == "Degraded" and "Failed" in verdict[1], verdict
     never_ready_for(kube, "computecluster", name, 2 * DRIFT)
     assert emulator.writes_of(name) == writes, "nothing is written to a compute the spec cannot fix"
     assert warnings(kube, name, "ImmutableFieldChanged") == 1
@@ -181,6 +206,8 @@ def test_a_blocked_workspace_deletion_names_what_holds_it_and_json_logs_name_eve
     blocked = kube.wait_condition("workspace", "ws-ml", "Ready", "False", reason="InUse", timeout=30)
     message = next(c["message"] for c in blocked["status"]["conditions"] if c["type"] == "Ready")
     assert f"ComputeCluster/{name}" in message and "deletionPolicy to Orphan" in message
+    held = kube.wait_condition("computecluster", name, "Ready", "False", reason="WorkspaceDeleting", timeout=30)
+    assert "being deleted" in next(c["message"] for c in held["status"]["conditions"] if c["type"] == "Ready")
     time.sleep(6)  # the deletion handler looks again every 5 s: still one event
     assert sum(int(e.get("count") or 1) for e in kube.events()
                if e["involvedObject"]["kind"] == "Workspace" and e["reason"] == "InUse") == 1
@@ -229,3 +256,27 @@ def test_a_second_object_naming_a_compute_of_another_never_writes_nor_deletes_it
         assert_clean_log(second)
     finally:
         control_plane.kubectl("delete", "namespace", other_namespace, "--wait=false", check=False)
+
+
+def test_credentials_fixed_in_their_secret_recover_without_a_change_or_restart(
+        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
+    # A backoff far beyond the test: recovery can only come from noticing the Secret's new version.
+    operator = operator_factory(namespace, emulator, AML_RETRY_BACKOFF="300")
+    name = unique(namespace, "fixed")
+    kube.apply(credentials_secret(secret="not-the-client-secret"), workspace(), compute_cluster(name, max_nodes=1))
+    refused = kube.wait_condition("workspace", "ws-ml", "Ready", "False", timeout=30)
+    reason = next(c["reason"] for c in refused["status"]["conditions"] if c["type"] == "Ready")
+    waiting = kube.wait_condition("computecluster", name, "Ready", "False", timeout=30)
+    assert emulator.creates_of(name) == 0
+    print(f"wrong secret: Workspace {reason}, compute "
+          f"{next(c['reason'] for c in waiting['status']['conditions'] if c['type'] == 'Ready')}")
+
+    kube.apply(credentials_secret())
+    started = time.monotonic()
+    kube.wait_condition("workspace", "ws-ml", timeout=60)
+    recovered = kube.wait_condition("computecluster", name, timeout=60)
+    print(f"compute Ready {time.monotonic() - started:.1f}s after the Secret was fixed "
+          "(retry backoff 300 s, Secret re-read every 15 s)")
+    assert recovered["metadata"]["generation"] == 1
+    assert warnings(kube, "ws-ml", reason) == 1
+    assert_clean_log(operator)
