@@ -179,6 +179,11 @@ def _create(
             resource_id = _create_underlying(ctx, name, location, "Microsoft.ContainerService/managedClusters", inner)
             owns_underlying = True
         _fill_aks(ctx, resource_id, stored_inner)
+    elif compute_type == "Kubernetes":
+        stored_inner.setdefault("namespace", "default")
+        stored_inner.setdefault("extensionInstanceReleaseTrain", "stable")
+    elif compute_type == "SynapseSpark" and resource_id is not None:
+        _fill_synapse(ctx, resource_id, stored_inner)
     elif compute_type == "DataFactory" and resource_id is None:
         resource_id = _create_underlying(ctx, name, location, "Microsoft.DataFactory/factories", {})
         owns_underlying = True
@@ -255,6 +260,8 @@ def _update_by_put(
         schedules.stored(inner, record.inner)
         if "schedules" in inner:
             record.clock["schedules_seen"] = emu.lifecycle.now()
+    if record.compute_type == "Kubernetes":
+        v.check_kubernetes({**record.inner, **inner})  # instance types change in place; the namespace may not
     if record.compute_type == "AmlCompute" and "scaleSettings" in inner:
         v.check_scale_settings(inner["scaleSettings"], "properties.properties.scaleSettings")
     if record.compute_type == "AKS" and "agentCount" in inner:
@@ -390,6 +397,22 @@ def _create_underlying(ctx: Ctx, name: str, location: str, resource_type: str, i
         id=resource_id, location=location, properties=properties
     )
     return resource_id
+
+
+def _fill_synapse(ctx: Ctx, resource_id: str, inner: dict[str, Any]) -> None:
+    """What Azure reads from the Spark pool it attaches (read-only properties of SynapseSpark)."""
+    underlying = ctx.emu.store.resources.get(resource_id.lower())
+    facts = underlying.properties if underlying is not None else {}
+    parts = resource_id.strip("/").split("/")
+    inner.update({
+        "workspaceName": parts[-3],
+        "poolName": parts[-1],
+        "nodeSize": facts.get("nodeSize", "Medium"),
+        "nodeSizeFamily": facts.get("nodeSizeFamily", "MemoryOptimized"),
+        "nodeCount": facts.get("nodeCount", 3),
+        "sparkVersion": facts.get("sparkVersion", "3.4"),
+        "autoScaleProperties": facts.get("autoScaleProperties", {"enabled": False}),
+    })
 
 
 def _fill_aks(ctx: Ctx, resource_id: str, inner: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ COMPUTE_TYPES = (
     "HDInsight",
     "Databricks",
     "DataLakeAnalytics",
+    "Kubernetes",  # 2021-04-01 and later: an AKS or Arc-enabled cluster with the Azure ML extension
+    "SynapseSpark",  # 2021-04-01 and later: a Spark pool of a Synapse workspace
 )
 # The ARM resource type an attached compute's resourceId must point at.
 UNDERLYING_TYPES = {
@@ -28,8 +30,11 @@ UNDERLYING_TYPES = {
     "Databricks": "microsoft.databricks/workspaces",
     "DataLakeAnalytics": "microsoft.datalakeanalytics/accounts",
     "DataFactory": "microsoft.datafactory/factories",
+    "Kubernetes": ("microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters"),
+    "SynapseSpark": "microsoft.synapse/workspaces/bigdatapools",
 }
-ATTACH_ONLY = {"VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics"}
+ATTACH_ONLY = {"VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "Kubernetes", "SynapseSpark"}
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 AKS_PRODUCTION_MIN_VCPUS = 12
 AKS_DEFAULT_AGENT_COUNT = 3
 AKS_DEFAULT_AGENT_VM_SIZE = "Standard_D3_v2"
@@ -183,6 +188,28 @@ def check_node_public_ip(inner: dict[str, Any]) -> None:
         )
 
 
+def check_kubernetes(inner: dict[str, Any]) -> None:
+    """A Kubernetes compute's namespace and instance types (2025-09-01 KubernetesProperties)."""
+    base = "properties.properties"
+    namespace = inner.get("namespace", "default")
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _K8S_NAME.match(namespace):
+        raise _invalid(f"{base}.namespace", f"namespace must be a Kubernetes namespace name, not {namespace!r}.")
+    types = inner.get("instanceTypes")
+    if types is not None and not isinstance(types, dict):
+        raise _invalid(f"{base}.instanceTypes", "instanceTypes must be an object keyed by instance type name.")
+    for name, spec in (types or {}).items():
+        if not _K8S_NAME.match(str(name)) or not isinstance(spec, dict):
+            raise _invalid(f"{base}.instanceTypes.{name}", f"The instance type {name!r} is not valid.")
+        resources = spec.get("resources") or {}
+        for kind in ("requests", "limits"):
+            if not isinstance(resources.get(kind) or {}, dict):
+                raise _invalid(f"{base}.instanceTypes.{name}.resources.{kind}", f"{kind} must be an object.")
+    default = inner.get("defaultInstanceType")
+    if default is not None and types and default not in types:
+        raise _invalid(f"{base}.defaultInstanceType",
+                       f"defaultInstanceType {default!r} is not one of the instanceTypes ({', '.join(types)}).")
+
+
 def check_compute_instance(catalogue: Catalogue, location: str, inner: dict[str, Any]) -> VmSize:
     vm_size = inner.get("vmSize")
     if not isinstance(vm_size, str) or not vm_size:
@@ -229,11 +256,15 @@ def check_attach(store: Store, compute_type: str, props: dict[str, Any], inner: 
     expected = UNDERLYING_TYPES.get(compute_type)
     if expected is None:
         raise _invalid("properties.resourceId", f"A {compute_type} compute cannot attach an existing resource.")
-    if resource_type_of(resource_id) != expected:
+    allowed = (expected,) if isinstance(expected, str) else expected
+    if resource_type_of(resource_id) not in allowed:
         raise _invalid(
             "properties.resourceId",
-            f"The resource '{resource_id}' is not of type '{expected}', which a {compute_type} compute attaches.",
+            f"The resource '{resource_id}' is not of type '{' or '.join(allowed)}', which a {compute_type} compute "
+            "attaches.",
         )
+    if compute_type == "Kubernetes":
+        check_kubernetes(inner)
     if resource_id.lower() not in store.resources:
         raise bad_request(
             "InvalidResourceReference",
@@ -271,6 +302,7 @@ _IMMUTABLE_INNER = {
     ),
     "AKS": ("agentVmSize", "clusterPurpose", "aksNetworkingConfiguration"),
     "VirtualMachine": ("virtualMachineSize",),
+    "Kubernetes": ("namespace",),
 }
 
 

@@ -29,6 +29,10 @@ HDI = f"{PREFIX}/Microsoft.HDInsight/clusters/hdi-ml"
 DATABRICKS = f"{PREFIX}/Microsoft.Databricks/workspaces/dbw-ml"
 ADLA = f"{PREFIX}/Microsoft.DataLakeAnalytics/accounts/adlaml"
 ADF = f"{PREFIX}/Microsoft.DataFactory/factories/adf-ml"
+ARC = f"{PREFIX}/Microsoft.Kubernetes/connectedClusters/arc-ml"
+SPARK_POOL = f"{PREFIX}/Microsoft.Synapse/workspaces/syn-ml/bigDataPools/pool1"
+GPU_TYPE = {"name": "gpu", "nodeSelector": {"agentpool": "gpu"},
+            "resources": {"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"nvidia.com/gpu": "1"}}}
 NETWORKING = {
     "subnetId": SUBNET,
     "serviceCidr": "10.0.0.0/16",
@@ -103,6 +107,11 @@ def attached(attach_type: str, name: str = "attached") -> Manifest:
         spec |= {"resourceId": DATABRICKS, "accessTokenSecretRef": {"name": "dbw-token"}}
     elif attach_type == "DataLakeAnalytics":
         spec |= {"resourceId": ADLA, "storeAccountName": "adlsml"}
+    elif attach_type == "Kubernetes":
+        spec |= {"resourceId": ARC, "kubernetesNamespace": "azureml", "defaultInstanceType": "gpu",
+                 "instanceTypes": [GPU_TYPE]}
+    elif attach_type == "SynapseSpark":
+        spec |= {"resourceId": SPARK_POOL}
     else:
         spec |= {"resourceId": ADF}
     return _resource("AttachedCompute", name, spec)
@@ -255,7 +264,7 @@ REFUSED = [
     refused("ic-purpose-enum", edit(ic, spec__create__purpose="Staging"), "spec.create.purpose", "Unsupported value"),
     refused("ic-ssl-enum", edit(ic, spec__ssl={"status": "On"}), "spec.ssl.status", 'Unsupported value: "On"'),
     refused("cc-deletion-enum", edit(cc, spec__deletionPolicy="Keep"), "spec.deletionPolicy", "Unsupported value"),
-    refused("ac-type-enum", edit(vm, spec__type="Kubernetes"), "spec.type", 'Unsupported value: "Kubernetes"'),
+    refused("ac-type-enum", edit(vm, spec__type="Slurm"), "spec.type", 'Unsupported value: "Slurm"'),
     # --- node counts and durations ----------------------------------------------------------------
     refused(
         "cc-min-below-zero",
@@ -640,6 +649,20 @@ REFUSED = [
             before=edit(ci, spec__setupScripts={"startup": {"source": "workspace", "path": "a.sh"}})),
     # --- ComputeCluster newer fields ---------------------------------------------------------------------
     refused("cc-no-public-ip-needs-subnet", edit(cc, spec__enableNodePublicIp=False), "needs spec.subnetId"),
+    # --- Kubernetes and SynapseSpark attach types ----------------------------------------------------------
+    refused("ac-k8s-resource-type", edit(attached("Kubernetes"), spec__resourceId=VM),
+            "Microsoft.ContainerService/managedClusters or Microsoft.Kubernetes/connectedClusters"),
+    refused("ac-synapse-resource-type",
+            edit(attached("SynapseSpark"), spec__resourceId=f"{PREFIX}/Microsoft.Synapse/workspaces/syn-ml"),
+            "Microsoft.Synapse/workspaces/bigDataPools"),
+    refused("ac-k8s-default-type-unknown", edit(attached("Kubernetes"), spec__defaultInstanceType="cpu"),
+            "spec.defaultInstanceType must be one of"),
+    refused("ac-k8s-namespace-shape", edit(attached("Kubernetes"), spec__kubernetesNamespace="Azure_ML"),
+            "spec.kubernetesNamespace must be a Kubernetes namespace name"),
+    refused("ac-k8s-namespace-immutable", edit(attached("Kubernetes"), spec__kubernetesNamespace="other"),
+            "spec.kubernetesNamespace " + IMMUTABLE, before=attached("Kubernetes")),
+    refused("ac-k8s-fields-only-for-kubernetes", edit(attached("SynapseSpark"), spec__kubernetesNamespace="ml"),
+            "spec.kubernetesNamespace is only allowed when spec.type is Kubernetes"),
     refused("cc-public-ip-immutable", edit(cc, spec__enableNodePublicIp=True, spec__subnetId=SUBNET),
             "spec.enableNodePublicIp " + IMMUTABLE,
             before=edit(cc, spec__enableNodePublicIp=False, spec__subnetId=SUBNET)),
@@ -741,8 +764,13 @@ ACCEPTED = [
              before=edit(ci, spec__schedules=[{"action": "Stop", "cron": "0 18 * * *"}])),
     accepted("ci-update-idle", edit(ci, spec__idleTimeBeforeShutdown="PT2H"),
              before=edit(ci, spec__idleTimeBeforeShutdown="PT30M")),
+    accepted("ac-k8s-aks", edit(attached("Kubernetes"), spec__resourceId=AKS)),
+    accepted("ac-k8s-arc", attached("Kubernetes")),
+    accepted("ac-synapse", attached("SynapseSpark")),
+    accepted("ac-k8s-update-instance-types",
+             edit(attached("Kubernetes"), spec__instanceTypes=[GPU_TYPE, {"name": "cpu"}]),
+             before=attached("Kubernetes")),
     accepted("cc-no-public-ip-in-vnet", edit(cc, spec__enableNodePublicIp=False, spec__subnetId=SUBNET)),
-    accepted("cc-update-identity", edit(cc, spec__identity={"type": "SystemAssigned"}), before=cc),
 ]
 
 

@@ -97,10 +97,15 @@ def test_maps_are_only_where_intended() -> None:
         for path, node in walk(schema_of(kind))
         if isinstance(node.get("additionalProperties"), dict)
     ]
-    assert maps == [
+    kubernetes = "AttachedCompute.properties.spec.properties.instanceTypes.items.properties"
+    assert sorted(maps) == sorted([
         f"{kind}.properties.spec.properties.tags"
         for kind in ("ComputeCluster", "ComputeInstance", "InferenceCluster", "AttachedCompute")
-    ]
+    ] + [  # a Kubernetes instance type's node selector and resources are maps, as in a pod spec
+        f"{kubernetes}.nodeSelector",
+        f"{kubernetes}.resources.properties.requests",
+        f"{kubernetes}.resources.properties.limits",
+    ])
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda kind: kind.KIND)

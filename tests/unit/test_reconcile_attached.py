@@ -407,3 +407,49 @@ def test_an_unowned_kubeconfig_secret_is_a_condition_and_one_warning_not_one_per
     fixed_status, fixed = record_publication(again_status, written, "kc", 1, NOW)
     assert next(c for c in fixed_status["conditions"] if c["type"] == "KubeconfigPublished")["status"] == "True"
     assert fixed == written
+
+
+# -- Kubernetes and SynapseSpark ----------------------------------------------------------------------------
+ARC_ID = f"{RG}/Microsoft.Kubernetes/connectedClusters/arc1"
+POOL_ID = f"{RG}/Microsoft.Synapse/workspaces/syn1/bigDataPools/pool1"
+GPU = {"name": "gpu", "nodeSelector": {"agentpool": "gpu"},
+       "resources": {"requests": {"cpu": "4"}, "limits": {"nvidia.com/gpu": "1"}}}
+
+
+async def test_a_kubernetes_compute_attaches_with_its_instance_types_and_updates_them_in_place() -> None:
+    azure = fake_azure()
+    obj = attached("Kubernetes", ARC_ID, kubernetesNamespace="azureml", defaultInstanceType="gpu",
+                   instanceTypes=[GPU])
+    driver = driver_for(obj)
+    status = await until_at_rest(obj, driver, ctx(azure, "AttachedCompute"))
+    assert ready(status) == ("True", "Succeeded")
+    body = azure.bodies[0]
+    assert body["properties"]["computeType"] == "Kubernetes" and body["properties"]["resourceId"] == ARC_ID
+    assert body["properties"]["properties"] == {
+        "namespace": "azureml", "defaultInstanceType": "gpu",
+        "instanceTypes": {"gpu": {"nodeSelector": {"agentpool": "gpu"},
+                                  "resources": {"requests": {"cpu": "4"}, "limits": {"nvidia.com/gpu": "1"}}}}}
+    # Azure renders unset resources as null: that is no difference.
+    azure.computes["att"]["properties"]["properties"]["instanceTypes"]["gpu"]["resources"]["requests"]["memory"] = None
+    again = await reconcile_compute(type(obj).model_validate({**obj.to_json(), "status": status}), driver,
+                                    ctx(azure, "AttachedCompute"))
+    assert azure.writes() == [("put", "att")] and ready(again.status) == ("True", "Succeeded")
+    assert again.status["instanceTypes"] == ["gpu"] and again.status["namespace"] == "azureml"
+
+    more = attached("Kubernetes", ARC_ID, status=status, kubernetesNamespace="azureml", defaultInstanceType="cpu",
+                    instanceTypes=[GPU, {"name": "cpu"}])
+    changed = await reconcile_compute(more, driver, ctx(azure, "AttachedCompute"))
+    assert azure.writes() == [("put", "att"), ("put", "att")]
+    assert "spec.defaultInstanceType, spec.instanceTypes" in changed.message
+
+
+async def test_a_synapse_spark_pool_attaches_by_its_id_alone_and_detaches() -> None:
+    azure = fake_azure()
+    obj = attached("SynapseSpark", POOL_ID)
+    driver = driver_for(obj)
+    status = await until_at_rest(obj, driver, ctx(azure, "AttachedCompute"))
+    assert ready(status) == ("True", "Succeeded")
+    assert azure.bodies[0]["properties"] == {"computeType": "SynapseSpark", "properties": {}, "resourceId": POOL_ID}
+    gone = await delete_compute(type(obj).model_validate({**obj.to_json(), "status": status}), driver,
+                                ctx(azure, "AttachedCompute"))
+    assert ("delete", "att", "Detach") in azure.calls and gone.status is not None

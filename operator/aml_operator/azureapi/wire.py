@@ -222,12 +222,13 @@ class DataLakeAnalyticsProperties(Wire):
 
 
 class InstanceTypeResources(Wire):
-    requests: dict[str, str] | None = None
-    limits: dict[str, str] | None = None
+    # Azure lists every resource it knows, unset ones as null (e.g. "nvidia.com/gpu": null).
+    requests: dict[str, str | None] | None = None
+    limits: dict[str, str | None] | None = None
 
 
 class InstanceType(Wire):
-    nodeSelector: dict[str, str] | None = None
+    nodeSelector: dict[str, str | None] | None = None
     resources: InstanceTypeResources | None = None
 
 

@@ -1,4 +1,5 @@
-"""AttachedCompute ↔ VirtualMachine, HDInsight, Databricks, DataLakeAnalytics, DataFactory computes.
+"""AttachedCompute ↔ VirtualMachine, HDInsight, Databricks, DataLakeAnalytics, DataFactory, SynapseSpark and
+Kubernetes computes.
 
 Attaching is a PUT naming the existing resource (``properties.resourceId``) plus what Azure ML needs to
 reach it: SSH address and credentials, a Databricks token, a Data Lake Store account. Credentials come
@@ -8,6 +9,7 @@ from Secrets; a new Secret version sends them again (see ``secret_refs``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aml_operator.api.attached_compute import SSH_TYPES, AttachedCompute, AttachedComputeStatus
 from aml_operator.api.common import ComputeResource, ComputeStatusBase
@@ -51,7 +53,9 @@ class AttachedComputeDriver(DriverDefaults):
             return {"databricksAccessToken": secrets.get(ACCESS_TOKEN_KEY, "")}
         if spec.type == "DataLakeAnalytics":
             return {"dataLakeStoreAccountName": spec.store_account_name}
-        return {}  # DataFactory: the resource id says it all
+        if spec.type == "Kubernetes":
+            return kubernetes_properties(_ac(obj))
+        return {}  # DataFactory, SynapseSpark: the resource id says it all
 
     def identity(self, obj: ComputeResource) -> JsonDict | None:
         return None
@@ -82,6 +86,9 @@ class AttachedComputeDriver(DriverDefaults):
         azure_id = observed.envelope_properties.get("resourceId")
         if azure_id and not same(azure_id, spec.resource_id):
             return [f"spec.resourceId (Azure has {azure_id})"]
+        namespace, wanted = observed.properties.get("namespace"), spec.kubernetes_namespace
+        if spec.type == "Kubernetes" and wanted and namespace and namespace != wanted:
+            return [f"spec.kubernetesNamespace ({spec.kubernetes_namespace}; Azure has {namespace})"]
         return []
 
     def scale_change(self, obj: ComputeResource, observed: Observation) -> JsonDict | None:
@@ -98,6 +105,13 @@ class AttachedComputeDriver(DriverDefaults):
         if spec.type == "DataLakeAnalytics" and props.get("dataLakeStoreAccountName") not in (
                 None, spec.store_account_name):
             changed.append("spec.storeAccountName")
+        if spec.type == "Kubernetes":
+            wanted = kubernetes_properties(_ac(obj))
+            if "defaultInstanceType" in wanted and props.get("defaultInstanceType") != wanted["defaultInstanceType"]:
+                changed.append("spec.defaultInstanceType")
+            if "instanceTypes" in wanted and _without_nulls(props.get("instanceTypes")) != _without_nulls(
+                    wanted["instanceTypes"]):
+                changed.append("spec.instanceTypes")
         return ", ".join(changed) or None
 
     def power_action(self, obj: ComputeResource, observed: Observation) -> None:
@@ -110,6 +124,15 @@ class AttachedComputeDriver(DriverDefaults):
         assert isinstance(status, AttachedComputeStatus)
         status.compute_location = (observed.envelope_properties.get("computeLocation")
                                    or observed.resource.get("location"))
+        props = observed.properties
+        if observed.compute_type == "Kubernetes":
+            status.namespace = props.get("namespace")
+            status.default_instance_type = props.get("defaultInstanceType")
+            status.instance_types = sorted(props.get("instanceTypes") or {})
+        elif observed.compute_type == "SynapseSpark":
+            status.spark_version = props.get("sparkVersion")
+            status.node_size = props.get("nodeSize")
+            status.node_count = props.get("nodeCount")
 
     async def prechecks(self, obj: ComputeResource, client: ComputeClient, target: WorkspaceTarget,
                         location: str) -> Refusal | None:
@@ -117,9 +140,33 @@ class AttachedComputeDriver(DriverDefaults):
 
 
 DRIVERS = {compute_type: AttachedComputeDriver(compute_type)
-           for compute_type in ("VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "DataFactory")}
+           for compute_type in ("VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "DataFactory",
+                                "SynapseSpark", "Kubernetes")}
 
 
 def driver_for(obj: ComputeResource) -> AttachedComputeDriver:
     """The driver of the object's ``spec.type`` (Azure's computeType)."""
     return DRIVERS[_ac(obj).spec.type]
+
+
+def kubernetes_properties(obj: AttachedCompute) -> JsonDict:
+    """2025-09-01 KubernetesProperties: namespace, default instance type, instance types (wire camelCase)."""
+    spec = obj.spec
+    props: JsonDict = {}
+    if spec.kubernetes_namespace:
+        props["namespace"] = spec.kubernetes_namespace
+    if spec.default_instance_type:
+        props["defaultInstanceType"] = spec.default_instance_type
+    if spec.instance_types is not None:
+        # Azure keys instance types by name; the spec lists them (a Kubernetes list-map keyed by name).
+        props["instanceTypes"] = {instance.name: instance.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                                                     exclude={"name"})
+                                  for instance in spec.instance_types}
+    return props
+
+
+def _without_nulls(value: Any) -> Any:
+    """Azure's rendering of instance types with its null placeholders removed, to compare with the spec's."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
