@@ -20,6 +20,7 @@ from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.api.workspace import Workspace
 from aml_operator.azureapi.clients import ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
+from aml_operator.azureapi.ratelimit import CURRENT_PRIORITY, Priority
 from aml_operator.kube.secrets import OwnerRef, SecretStore, SecretWriteFailed, StoredSecret
 from aml_operator.reconcile.computes import (
     ComputeContext,
@@ -159,7 +160,12 @@ class Runtime:
                                                   self.settings.drift_interval,
                                                   retry_after_failure=self.settings.poll_interval)
             ctx.listed_absent = listed is None
-        result = await reconcile_compute(obj, driver, ctx)
+        # Finishing what Azure is already doing goes before new work in the ARM rate limiter's queues.
+        token = CURRENT_PRIORITY.set(Priority.IN_FLIGHT if _work_in_flight(obj) else Priority.OBJECT)
+        try:
+            result = await reconcile_compute(obj, driver, ctx)
+        finally:
+            CURRENT_PRIORITY.reset(token)
         if ctx.observed_given and ctx.looked is not None:
             self.snapshots.refresh(ctx.target, ctx.looked)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
@@ -199,7 +205,11 @@ class Runtime:
         ctx = await self._context(obj, driver, workspace_body, deleting=True)
         if isinstance(ctx, Outcome):
             return ctx
-        return await delete_compute(obj, driver, ctx)
+        token = CURRENT_PRIORITY.set(Priority.IN_FLIGHT)  # a deletion goes before new work
+        try:
+            return await delete_compute(obj, driver, ctx)
+        finally:
+            CURRENT_PRIORITY.reset(token)
 
 
 def _work_in_flight(obj: ComputeResource) -> bool:
