@@ -54,7 +54,8 @@ def test_samples_cover_every_kind_and_attach_type() -> None:
     documents = [document for _, document in sample_documents()]
     assert {document["kind"] for document in documents} == set(KINDS)
     attach_types = {document["spec"]["type"] for document in documents if document["kind"] == "AttachedCompute"}
-    assert attach_types == {"VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "DataFactory"}
+    assert attach_types == {"VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "DataFactory",
+                            "SynapseSpark", "Kubernetes"}
     inference = [document["spec"] for document in documents if document["kind"] == "InferenceCluster"]
     assert {"create" in spec for spec in inference} == {True, False}
 
