@@ -216,10 +216,10 @@ def _start_time(text: Any, tz: ZoneInfo) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
-def _fires_at(item: dict[str, Any], local: dt.datetime) -> bool:
-    """Whether the schedule fires at this local minute."""
-    if item.get("triggerType") == "Cron":
-        minute, hour, mday, month, wday = _cron_fields(item["cron"]["expression"])
+def _fires_at(item: dict[str, Any], local: dt.datetime, cron: tuple[set[int], ...] | None) -> bool:
+    """Whether the schedule fires at this local minute (``cron``: its parsed expression, for Cron triggers)."""
+    if cron is not None:
+        minute, hour, mday, month, wday = cron
         cron_wday = (local.weekday() + 1) % 7  # cron: Sunday 0
         return (local.minute in minute and local.hour in hour and local.day in mday and local.month in month
                 and cron_wday in wday)
@@ -255,14 +255,18 @@ def latest_firing(schedules: Any, since: float, until: float) -> tuple[float, st
         return None
     end = dt.datetime.fromtimestamp(until, dt.UTC).replace(second=0, microsecond=0)
     begin = max(dt.datetime.fromtimestamp(since, dt.UTC), end - LOOKBACK)
+    prepared = []  # parsed once: the scan below visits every minute of the window
+    for item in items:
+        is_cron = item.get("triggerType") == "Cron"
+        trigger = (item.get("cron") if is_cron else item.get("recurrence")) or {}
+        tz = zone(trigger.get("timeZone"))
+        prepared.append((item, tz, _start_time(trigger.get("startTime"), tz),
+                         _cron_fields(trigger["expression"]) if is_cron else None))
     moment = end
     while moment > begin:
-        for item in items:
-            trigger = item.get("cron") if item.get("triggerType") == "Cron" else item.get("recurrence")
-            tz = zone((trigger or {}).get("timeZone"))
+        for item, tz, start, cron in prepared:
             local = moment.astimezone(tz)
-            start = _start_time((trigger or {}).get("startTime"), tz)
-            if (start is None or local >= start) and _fires_at(item, local):
+            if (start is None or local >= start) and _fires_at(item, local, cron):
                 return moment.timestamp(), str(item["action"])
         moment -= dt.timedelta(minutes=1)
     return None
