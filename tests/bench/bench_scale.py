@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -308,7 +309,14 @@ def run(plane: ControlPlane, workdir: Path, options: Options) -> Report:
 
 def _our_computes(api: k8s.CustomObjectsApi, options: Options) -> list[dict[str, Any]]:
     namespaces = set(namespaces_of(options))
-    items: list[dict[str, Any]] = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+    for attempt in range(3):  # a loaded API server sometimes cuts a multi-megabyte list short
+        try:
+            items: list[dict[str, Any]] = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+            break
+        except urllib3.exceptions.ProtocolError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
     return [item for item in items if item["metadata"]["namespace"] in namespaces]
 
 
