@@ -100,6 +100,7 @@ def test_two_installs_each_watching_its_namespaces_leave_each_other_alone(
             kube.wait_condition("computecluster", name, timeout=READY_TIMEOUT)
         for kube, name in zip(kubes, names, strict=True):
             kube.delete("computecluster", name)
+        for kube, name in zip(kubes, names, strict=True):
             kube.wait_gone("computecluster", name, timeout=READY_TIMEOUT)
             assert emulator.compute(name) is None
     finally:
