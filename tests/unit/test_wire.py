@@ -108,3 +108,39 @@ async def test_a_pinned_version_is_sent_on_every_call(emulator: RunningEmulator)
         assert set(_versions(emulator)) == {"2020-08-01"}
     finally:
         await factory.close()
+
+
+async def test_a_scale_patch_is_accepted_as_202_with_an_operation_or_as_200(emulator: RunningEmulator) -> None:
+    cluster = {"location": emulator.location, "properties": {"computeType": "AmlCompute", "properties": {
+        "vmSize": "Standard_DS3_v2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 2}}}}
+    for version, name in (("2025-09-01", "cc-new"), ("2020-08-01", "cc-old")):
+        factory, adapter = _adapter(emulator, api_version=version)
+        try:
+            await adapter.put(TARGET, name, cluster)
+            assert emulator.emulator is not None
+            emulator.emulator.clock.offset += 3600  # the create finishes
+            patched = await adapter.patch_scale(TARGET, name, {"minNodeCount": 0, "maxNodeCount": 3})
+            # 2025-09-01 answers 202 and no body; 2020-08-01 answers 200 with the compute. Both name an operation.
+            assert patched.name == "Update" and patched.status_url
+            status = await adapter.operation_status(TARGET, patched.status_url)
+            assert status.status in ("InProgress", "Succeeded")
+            got = await adapter.get(TARGET, name)
+            assert got is not None and got.properties["scaleSettings"]["maxNodeCount"] == 3
+        finally:
+            await factory.close()
+
+
+async def test_start_stop_and_delete_answered_202_without_a_body_are_accepted(emulator: RunningEmulator) -> None:
+    factory, adapter = _adapter(emulator)
+    try:
+        await adapter.put(TARGET, "ci-power", {"location": emulator.location, "properties": {
+            "computeType": "ComputeInstance", "properties": {"vmSize": "Standard_DS3_v2"}}})
+        assert emulator.emulator is not None
+        emulator.emulator.clock.offset += 3600
+        stop = await adapter.power(TARGET, "ci-power", "Stop")
+        assert stop.name == "Stop" and stop.status_url
+        emulator.emulator.clock.offset += 3600
+        deleted = await adapter.delete(TARGET, "ci-power", "Delete")
+        assert deleted.name == "Delete" and deleted.status_url
+    finally:
+        await factory.close()

@@ -23,6 +23,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
+    StreamConsumedError,
 )
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -90,9 +91,10 @@ def _operation(name: OperationName, response: AsyncHttpResponse, tags: dict[str,
 
 
 def _json_of(response: AsyncHttpResponse) -> Any:
+    """The answer's JSON; {} for an empty answer (a 202 to a PATCH, start or delete carries none)."""
     try:
         return response.json() if response.content else {}
-    except ValueError:
+    except (ValueError, StreamConsumedError):
         return {}
 
 
@@ -108,11 +110,10 @@ async def _send(client: ArmClient, method: str, url: str, body: JsonDict | None 
         response = await client._send_request(request)  # the SDK's models are not involved
     except Exception as exc:
         raise to_azure_error(exc) from exc
+    # ``_send_request`` without ``stream`` has read the body already: reading again fails on an empty one.
     if response.status_code not in ACCEPTED:
-        await response.read()
         error_type = ResourceNotFoundError if response.status_code == 404 else HttpResponseError
         raise to_azure_error(error_type(response=response, error_format=ARMErrorFormat))
-    await response.read()
     return response
 
 
@@ -238,7 +239,6 @@ class SdkComputeClient:
                     # Azure forgets finished operations after a while; the resource's state decides then.
                     return OperationStatus("Succeeded")
                 response.raise_for_status()
-                await response.read()
                 if response.status_code == 202:  # a Location URL still running
                     return OperationStatus("InProgress", retry_after=parse_retry_after(
                         response.headers.get("Retry-After")))
