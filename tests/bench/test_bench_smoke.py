@@ -1,7 +1,9 @@
-"""The scale benchmark at a handful of objects, so it keeps working: every measure is taken and printed.
+"""The scale and failover benchmarks at a handful of objects, so they keep working: every measure is taken
+and printed.
 
 No timing is asserted; what is checked is what holds at any speed (every compute created once and
-gone after the delete, each probe seen at Azure before it was Ready).
+gone after the delete, each probe seen at Azure before it was Ready, a standby that sent nothing while
+the active replica lived).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 from controlplane import ControlPlane
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_failover import Options as FailoverOptions
+from bench_failover import run as run_failover
 from bench_scale import Options, namespaces_of, run
 
 
@@ -49,3 +53,24 @@ def test_scale_benchmark_takes_every_measure(control_plane: ControlPlane, crds: 
     assert report.peak_connections >= 1
     printed = capsys.readouterr().out
     assert "apply → all Ready" in printed and "Kubernetes API" in printed and "delete all" in printed
+
+
+def test_failover_benchmark_takes_every_measure(control_plane: ControlPlane, crds: list[str], tmp_path: Path) -> None:
+    """The failover benchmark at a handful of computes and a short peering lifetime."""
+    options = FailoverOptions(computes=4, lifetime=3, kill_at=0.25, timing_scale=0.5,
+                              namespace=f"failover-{uuid.uuid4().hex[:6]}")
+    try:
+        report = run_failover(control_plane, tmp_path, options)
+    finally:
+        control_plane.kubectl("delete", "namespace", options.namespace, "--wait=false", check=False)
+    lines = list(report.lines())
+    print("\n".join(lines))
+
+    assert [phase.name for phase in report.phases] == ["create", "delete"]
+    for phase in report.phases:
+        standby = [counts for replica, counts in phase.requests_both_alive.items() if replica != phase.killed]
+        assert standby == [(0, 0)], phase  # the standby sent nothing to Azure while the leader lived
+        assert phase.requests_both_alive[phase.killed][0] > 0
+        assert 0 < phase.takeover_seconds <= phase.converge_seconds
+    assert report.duplicate_creates == {} and report.orphans == []
+    assert sum("standby resumed" in line for line in lines) == 2
