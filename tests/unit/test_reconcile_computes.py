@@ -550,3 +550,16 @@ async def test_a_cluster_public_ip_azure_does_not_have_is_refused_as_immutable()
     assert azure.writes() == []
     assert condition(result.status, "Stalled") == ("True", "ImmutableFieldChanged")
     assert "spec.enableNodePublicIp" in result.message
+
+
+async def test_instance_status_shows_ssh_personal_and_network_settings_as_azure_reports_them() -> None:
+    azure = fake_azure()
+    azure_instance(azure, "Running", enableNodePublicIp=False, enableSSO=True, enableRootAccess=False,
+                   sshSettings={"sshPublicAccess": "Enabled", "adminUserName": "azureuser", "sshPort": 50000},
+                   personalComputeInstanceSettings={"assignedUser": {"objectId": "u-1", "tenantId": "t-1"}},
+                   setupScripts={"scripts": {"creationScript": {"scriptSource": "inline", "scriptData": "ZWNobw=="}}})
+    status = (await reconcile_compute(scheduled_instance(), ComputeInstanceDriver(), ctx(azure))).status
+    assert status["ssh"] == {"adminUserName": "azureuser", "sshPort": 50000, "publicAccess": "Enabled"}
+    assert (status["enableNodePublicIp"], status["enableSSO"], status["enableRootAccess"]) == (False, True, False)
+    assert status["assignedUserObjectId"] == "u-1"
+    assert status["setupScripts"] == [{"kind": "creation", "source": "inline"}]  # never the script's text

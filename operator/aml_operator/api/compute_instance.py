@@ -304,6 +304,7 @@ class SshStatus(ApiModel):
 
     admin_user_name: str | None = Field(None, description="Administrator user name, e.g. azureuser.")
     ssh_port: int | None = Field(None, description="SSH port.")
+    public_access: str | None = Field(None, description="Enabled or Disabled, as Azure reports it.")
 
 
 class ScheduleStatus(ApiModel):
@@ -343,6 +344,11 @@ class ComputeInstanceStatus(ComputeStatusBase):
     idle_time_before_shutdown: str | None = Field(None, description="Idle shutdown time as Azure reports it.")
     schedules: list[ScheduleStatus] = Field(default_factory=list, description="Schedules as Azure reports them.")
     enable_node_public_ip: bool | None = Field(None, description="Whether the instance has a public IP, per Azure.")
+    enable_sso: bool | None = Field(None, alias="enableSSO", description="Single sign-on, per Azure.")
+    enable_root_access: bool | None = Field(None, description="sudo for the instance's users, per Azure.")
+    assigned_user_object_id: str | None = Field(
+        None, description="Object id of the user a personal instance belongs to, per Azure."
+    )
     setup_scripts: list[SetupScriptStatus] = Field(
         default_factory=list, description="Setup scripts as Azure reports them (without the inline script's text)."
     )

@@ -144,8 +144,13 @@ class ComputeInstanceDriver(DriverDefaults):
         status.connectivity_endpoints = (ConnectivityEndpoints.model_validate(endpoints)
                                          if isinstance(endpoints, dict) else None)
         ssh = props.get("sshSettings")
-        status.ssh = (SshStatus(admin_user_name=ssh.get("adminUserName"), ssh_port=ssh.get("sshPort"))
+        status.ssh = (SshStatus(admin_user_name=ssh.get("adminUserName"), ssh_port=ssh.get("sshPort"),
+                                public_access=ssh.get("sshPublicAccess"))
                       if isinstance(ssh, dict) else None)
+        status.enable_sso = props.get("enableSSO")
+        status.enable_root_access = props.get("enableRootAccess")
+        personal = props.get("personalComputeInstanceSettings") or {}
+        status.assigned_user_object_id = (personal.get("assignedUser") or {}).get("objectId") or None
         status.errors = azure_errors(observed)
         status.idle_time_before_shutdown = props.get("idleTimeBeforeShutdown")
         status.schedules = [_schedule_status(s) for s in (props.get("schedules") or {}).get("computeStartStop") or []
