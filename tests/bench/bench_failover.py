@@ -70,6 +70,8 @@ class Phase:
     total_seconds: float = 0.0
     requests_both_alive: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Replica → (ARM requests, of which writes) it sent while both replicas were alive."""
+    successor_writes: tuple[int, int] = (0, 0)
+    """(writes, of which Azure refused with a 4xx) the replica that took over sent by convergence."""
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Report:
             for replica, (requests, writes) in phase.requests_both_alive.items():
                 role = "active, until killed" if replica == phase.killed else "standby, while both were alive"
                 yield f"    {replica} ({role}): {requests} ARM requests, {writes} writes"
+            yield (f"    the replica that took over: {phase.successor_writes[0]} writes by convergence, "
+                   f"{phase.successor_writes[1]} of them refused by Azure (4xx)")
         yield (f"duplicate creates: {sum(self.duplicate_creates.values())}; computes with more than one PUT: "
                f"{len(self.repeated_puts)} (PUTs by status: {self.put_statuses}); orphans left in Azure: "
                f"{len(self.orphans)}")
@@ -197,6 +201,7 @@ def failover(name: str, cluster: Cluster, replicas: Replicas, done: Callable[[],
     phase.takeover_seconds = time.monotonic() - killed_at
     _until(converged, options.timeout, f"{name}: convergence", 0.5)
     phase.converge_seconds = time.monotonic() - killed_at
+    phase.successor_writes = (standby.arm_requests(ARM_WRITES), standby.arm_requests(ARM_WRITES, refused=True))
     phase.total_seconds = time.monotonic() - started
     return phase
 

@@ -163,9 +163,10 @@ class Operator(OperatorProcess):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
             return response.read().decode()  # type: ignore[no-any-return]
 
-    def arm_requests(self, methods: tuple[str, ...] | None = None) -> int:
-        """Requests this operator sent to Azure (of ``methods``; all when None), from its own /metrics."""
-        return arm_requests(self.metrics(), methods)
+    def arm_requests(self, methods: tuple[str, ...] | None = None, refused: bool = False) -> int:
+        """Requests this operator sent to Azure (of ``methods``; all when None; only those Azure answered
+        with a 4xx when ``refused``), from its own /metrics."""
+        return arm_requests(self.metrics(), methods, refused)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         return operator_command([self.namespace], {
@@ -178,13 +179,18 @@ ARM_WRITES = ("PUT", "PATCH", "POST", "DELETE")
 _ARM_SAMPLE = re.compile(r'^aml_arm_requests_total\{([^}]*)\} ([0-9.e+]+)$', re.MULTILINE)
 
 
-def arm_requests(metrics: str, methods: tuple[str, ...] | None = None) -> int:
-    """The sum of ``aml_arm_requests_total`` in a Prometheus text page, for ``methods`` (all when None)."""
+def arm_requests(metrics: str, methods: tuple[str, ...] | None = None, refused: bool = False) -> int:
+    """The sum of ``aml_arm_requests_total`` in a Prometheus text page, for ``methods`` (all when None),
+    only the 4xx answers when ``refused``."""
     total = 0.0
     for labels, value in _ARM_SAMPLE.findall(metrics):
         method = re.search(r'method="([^"]*)"', labels)
-        if methods is None or (method is not None and method.group(1) in methods):
-            total += float(value)
+        code = re.search(r'code="([^"]*)"', labels)
+        if methods is not None and (method is None or method.group(1) not in methods):
+            continue
+        if refused and (code is None or not code.group(1).startswith("4")):
+            continue
+        total += float(value)
     return int(total)
 
 
