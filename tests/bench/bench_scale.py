@@ -268,10 +268,11 @@ def _until(check: Callable[[], bool], timeout: float, what: str, interval: float
 
 # -- the run ---------------------------------------------------------------------------------------------
 
-def run(plane: ControlPlane, workdir: Path, options: Options) -> Report:
+def run(plane: ControlPlane, workdir: Path, options: Options, report: Report | None = None) -> Report:
+    """Fills ``report`` phase by phase, so what was measured before a phase fails can still be printed."""
     if options.namespaces < options.workspaces:
         raise SystemExit("--namespaces must be at least --workspaces: each namespace's Workspace names one")
-    report = Report(options)
+    report = report or Report(options)
     plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     config_file = workdir / "emulator.json"
@@ -313,8 +314,8 @@ def _our_computes(api: k8s.CustomObjectsApi, options: Options) -> list[dict[str,
         try:
             items: list[dict[str, Any]] = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
             break
-        except urllib3.exceptions.ProtocolError:
-            if attempt == 2:
+        except (urllib3.exceptions.ProtocolError, k8s.ApiException) as exc:
+            if attempt == 2 or (isinstance(exc, k8s.ApiException) and (exc.status or 0) < 500):
                 raise
             time.sleep(1)
     return [item for item in items if item["metadata"]["namespace"] in namespaces]
@@ -427,12 +428,13 @@ def main() -> None:
         work = Path(tmp)
         plane = ControlPlane(workdir=work / "cp", kubeconfig=work / "cp" / "kubeconfig")
         plane.start()
+        report = Report(options)
         try:
-            report = run(plane, work, options)
+            run(plane, work, options, report)
         finally:
             plane.stop()
-    for line in report.lines():
-        print(line, flush=True)
+            for line in report.lines():
+                print(line, flush=True)
 
 
 if __name__ == "__main__":
