@@ -254,7 +254,7 @@ def _update_by_put(
     v.check_immutables(record, body, props, inner)
     location = str(record.resource.get("location", ""))
     if record.compute_type == "ComputeInstance":
-        # Schedules and idle shutdown change in place with a PUT of the whole body (as azure-ai-ml's update does).
+        # Schedules and idle shutdown change in place with a PUT of the whole body (the spec's one way for schedules).
         schedules.check_instance(inner)
         inner = copy.deepcopy(inner)
         schedules.stored(inner, record.inner)

@@ -6,8 +6,10 @@ when it is unset the operator never starts or stops the instance and reports wha
 who did it (``lastOperation.operationTrigger``: User, Schedule or IdleShutdown).
 
 Schedules and the idle time change in place: the whole body is PUT again (api-version 2025-09-01 has no
-separate schedules action; azure-ai-ml updates them the same way). Setup scripts, the public IP choice and
-the personal-instance flags are fixed at creation.
+schedules action; a PUT is the one way its specification gives). Azure's documentation changes the idle time
+of an existing instance with the ``updateIdleShutdownSetting`` action instead; using it needs a planner
+decision for driver actions (docs/api.md). Setup scripts, the public IP choice and the personal-instance
+flags are fixed at creation.
 """
 
 from __future__ import annotations
