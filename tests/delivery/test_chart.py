@@ -28,6 +28,7 @@ azure:
   armEndpoint: https://management.usgovcloudapi.net
   armAudience: https://management.core.usgovcloudapi.net
   authorityHost: https://login.microsoftonline.us
+  apiVersion: "2024-04-01"
   caBundle: {configMap: proxy-ca, key: ca.crt}
 clusterId: prod-westeurope-1
 workloadIdentity: {enabled: true, clientId: 33333333-3333-3333-3333-333333333333}
@@ -64,6 +65,7 @@ def test_helm_lint_is_clean(chart: Path, tmp_path: Path) -> None:
     ({"watch": {"namespace": ["typo"]}}, "namespace"),
     ({"pollInterval": 0}, "/pollInterval"),
     ({"azure": {"armEndpoint": "management.azure.com"}}, "/azure/armEndpoint"),
+    ({"azure": {"apiVersion": "latest"}}, "/azure/apiVersion"),
     ({"securityContext": {"readOnlyRootFilesystem": False}}, "/securityContext"),
     ({"securityContext": {"capabilities": {"drop": ["NET_RAW"]}}}, "/securityContext/capabilities/drop"),
     ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext/runAsNonRoot"),
@@ -175,6 +177,7 @@ def test_workload_identity_annotates_the_service_account_and_labels_the_pod(tmp_
     assert env["AML_OPERATOR_NAMESPACES"] == "team-a,team-b"
     assert env["AML_CA_BUNDLE"] == "/etc/azureml-compute-operator/ca/ca.crt"
     assert env["AML_CLUSTER_ID"] == "prod-westeurope-1"
+    assert env["AML_API_VERSION"] == "2024-04-01"
     peerings = [d for d in docs if d["kind"] == "KopfPeering"]
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
     monitor = yaml_docs(helm_offline("template", "t", str(CHART), "--set=metrics.serviceMonitor.enabled=true").stdout)
