@@ -12,6 +12,7 @@ import pytest
 from aml_emulator.testing import RunningEmulator, run_emulator
 from aml_operator.azureapi.clients import SDK_RETRIES, ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
+from aml_operator.azureapi.ratelimit import CURRENT_PRIORITY, Priority
 from aml_operator.reconcile.credentials import ServicePrincipal
 from aml_operator.reconcile.external import AzureError, Usage, VmSize, WorkspaceTarget
 from aml_operator.settings import Settings
@@ -142,3 +143,20 @@ async def test_the_sdk_retries_a_failing_call_only_briefly_before_the_core_class
     finally:
         await emulator.acontrol("DELETE", "faults")
         await factory.close()
+
+
+async def test_a_pass_marked_in_flight_keeps_its_rank_for_every_call() -> None:
+    async def client_for(subscription: str) -> object:
+        return object()
+
+    adapter = SdkComputeClient(client_for)  # type: ignore[arg-type]
+    async with adapter._ops(TARGET, Priority.LIST):
+        assert CURRENT_PRIORITY.get() == Priority.LIST
+    token = CURRENT_PRIORITY.set(Priority.IN_FLIGHT)
+    try:
+        async with adapter._ops(TARGET, Priority.LIST):
+            assert CURRENT_PRIORITY.get() == Priority.IN_FLIGHT
+        assert CURRENT_PRIORITY.get() == Priority.IN_FLIGHT
+    finally:
+        CURRENT_PRIORITY.reset(token)
+    assert CURRENT_PRIORITY.get() == Priority.OBJECT

@@ -136,7 +136,10 @@ class SdkComputeClient:
             client = await self._client_for(target.subscription_id)
         except Exception as exc:
             raise to_azure_error(exc) from exc
-        token = CURRENT_PRIORITY.set(priority)
+        # A pass the runtime marked as finishing work (an operation in flight, a deletion) keeps that rank
+        # for every call it makes; otherwise the call's own kind decides.
+        in_flight = CURRENT_PRIORITY.get() == Priority.IN_FLIGHT
+        token = CURRENT_PRIORITY.set(Priority.IN_FLIGHT if in_flight else priority)
         try:
             yield client
         finally:
