@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,13 +44,15 @@ from apiserver_metrics import RequestCounts, request_totals, since  # noqa: E402
 from bench_emulator import create_ceiling  # noqa: E402
 
 from aml_emulator.testing import RunningEmulator  # noqa: E402
-from controlplane import ControlPlane, free_port  # noqa: E402
+from controlplane import ControlPlane  # noqa: E402
 from harness import (  # noqa: E402
-    BIN,
     SUBSCRIPTION_ID,
     Emulator,
+    OperatorProcess,
     compute_cluster,
     credentials_secret,
+    emulator_env,
+    operator_command,
     start_emulator,
     workspace,
 )
@@ -214,24 +215,30 @@ def compute_names(options: Options) -> dict[str, str]:
     return {f"{PREFIX}-c{i:05d}": namespaces[i % len(namespaces)] for i in range(options.computes)}
 
 
+@dataclass
+class BenchOperator(OperatorProcess):
+    """`aml-operator` with its default intervals, cluster-wide or on the benchmark's namespaces only."""
+
+    env: dict[str, str]
+    namespaces: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        return operator_command(self.namespaces, self.env, verbose=False)
+
+
 @contextmanager
 def running_operator(plane: ControlPlane, emu: Emulator, options: Options, log: Path) -> Iterator[int]:
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), "AML_ARM_ENDPOINT": emu.url,
-           "AML_AUTHORITY_HOST": emu.url, "AML_CA_BUNDLE": emu.ca_file, "AML_CLUSTER_ID": "bench",
-           "AML_METRICS_PORT": str(free_port()), **options.operator_env}
-    watch: list[str] = [] if options.cluster_wide else [f"--namespace={ns}" for ns in namespaces_of(options)]
-    process = subprocess.Popen(
-        [str(BIN / "aml-operator"), *watch, "--liveness", f"http://127.0.0.1:{free_port()}/healthz"],
-        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), **emulator_env(emu), "AML_CLUSTER_ID": "bench",
+           **options.operator_env}
+    operator = BenchOperator(env, [] if options.cluster_wide else namespaces_of(options), log)
+    operator.start()
     try:
-        yield process.pid
+        yield operator.pid
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        operator.stop()
 
 
 def _apply(plane: ControlPlane, objects: list[dict[str, Any]]) -> None:
