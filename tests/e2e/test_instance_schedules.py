@@ -76,6 +76,15 @@ def test_office_hours_and_idle_shutdown_reach_azure_change_in_place_and_run_on_t
     assert emulator.creates_of(name) == 1
     assert emulator.writes_of(name).get("PUT", 0) == puts + 1
 
+    # The idle time of an existing instance changes through Azure's own action, not a PUT.
+    posts = emulator.writes_of(name).get("POST", 0)
+    kube.patch("computeinstance", name, {"spec": {"idleTimeBeforeShutdown": "PT3H"}})
+    eventually(lambda: status_of(kube, name).get("idleTimeBeforeShutdown") == "PT3H", 90,
+               what="status.idleTimeBeforeShutdown shows PT3H")
+    assert (emulator.compute(name) or {})["properties"]["properties"]["idleTimeBeforeShutdown"] == "PT3H"
+    assert emulator.writes_of(name).get("PUT", 0) == puts + 1
+    assert emulator.writes_of(name).get("POST", 0) == posts + 1
+
     set_clock(emulator, monday.replace(hour=19, minute=1))
     stopped = eventually(lambda: (s := status_of(kube, name)).get("state") == "Stopped" and s, 90,
                          what="the instance stops at 19:00")

@@ -42,7 +42,7 @@ class FakeAzure:
         """Another writer's PUT lands right after ours: Azure keeps, and answers with, these tags."""
 
     def writes(self) -> list[tuple[Any, ...]]:
-        return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power")]
+        return [c for c in self.calls if c[0] in ("put", "patch", "delete", "power", "act")]
 
     def _refuse(self) -> None:
         if self.fail or self.refuse_writes:
@@ -97,6 +97,12 @@ class FakeAzure:
         self.calls.append(("power", name, action))
         self._refuse()
         return Operation(action, None)
+
+    async def act(self, target: WorkspaceTarget, name: str, action: str, body: JsonDict) -> Operation:
+        self.calls.append(("act", name, action))
+        self._refuse()
+        self.computes[name]["properties"]["properties"].update(body)
+        return self._operation("Update", name)
 
     async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
         self.calls.append(("poll", url))

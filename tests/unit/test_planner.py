@@ -19,6 +19,7 @@ from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
 from aml_operator.reconcile.external import AzureError, JsonDict, Observation
 from aml_operator.reconcile.ownership import Owner
 from aml_operator.reconcile.planner import (
+    Act,
     Create,
     Decision,
     Delete,
@@ -156,6 +157,19 @@ def instance_in_azure(state: str) -> Observation:
 def test_instance_power_state(wanted: str, azure_state: str, expected: Decision) -> None:
     decision = plan(Facts(instance(wanted), ComputeInstanceDriver(), OWNER, instance_in_azure(azure_state)))
     assert decision == expected
+
+
+def test_instance_idle_time_changes_through_its_action_and_unset_leaves_azure_alone() -> None:
+    seen = Observation("cpu", {"tags": OURS, "properties": {
+        "computeType": "ComputeInstance", "provisioningState": "Succeeded",
+        "properties": {"vmSize": "Standard_DS3_v2", "state": "Running", "idleTimeBeforeShutdown": "PT30M"}}})
+    wanted = instance("Running")
+    decision = plan(Facts(wanted.model_copy(update={"spec": wanted.spec.model_copy(
+        update={"idle_time_before_shutdown": "PT1H"})}), ComputeInstanceDriver(), OWNER, seen))
+    assert decision == Act("updateIdleShutdownSetting", {"idleTimeBeforeShutdown": "PT1H"},
+                           "spec.idleTimeBeforeShutdown")
+    assert plan(Facts(wanted, ComputeInstanceDriver(), OWNER, seen)) == Report(
+        "ready", "Succeeded", "compute cpu is provisioned and matches the spec")
 
 
 def attached(type_: str) -> AttachedCompute:

@@ -483,7 +483,7 @@ async def test_an_instance_without_spec_state_is_left_to_azure(azure_state: str,
     assert result.status["lastOperation"]["operationTrigger"] == "Schedule"
 
 
-async def test_schedules_and_idle_time_are_sent_and_a_change_is_put_in_place() -> None:
+async def test_schedules_and_idle_time_are_sent_and_changed_in_place() -> None:
     azure = fake_azure()
     driver = ComputeInstanceDriver()
     obj = scheduled_instance(idleTimeBeforeShutdown="PT30M", schedules=[
@@ -504,7 +504,14 @@ async def test_schedules_and_idle_time_are_sent_and_a_change_is_put_in_place() -
     changed = scheduled_instance(idleTimeBeforeShutdown="PT1H", schedules=[WEEKDAY_STOP])
     result = await reconcile_compute(changed, driver, ctx(azure))
     assert [w[0] for w in azure.writes()] == ["put"]
-    assert "spec.idleTimeBeforeShutdown, spec.schedules" in result.message
+    assert "spec.schedules changed" in result.message
+    # A PUT sets the idle time only at creation: an existing instance gets Azure's own action for it.
+    azure_instance(azure, "Running", idleTimeBeforeShutdown="PT30M",
+                   schedules={"computeStartStop": [{**echoed[1], "id": "id-0"}]})
+    result = await reconcile_compute(changed, driver, ctx(azure))
+    assert [w[:3] for w in azure.writes()][1:] == [("act", "cpu", "updateIdleShutdownSetting")]
+    assert "updating spec.idleTimeBeforeShutdown of compute cpu" in result.message
+    assert azure.computes["cpu"]["properties"]["properties"]["idleTimeBeforeShutdown"] == "PT1H"
 
 
 async def test_inline_setup_scripts_travel_base64_encoded() -> None:

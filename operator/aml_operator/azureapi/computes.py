@@ -234,6 +234,11 @@ class SdkComputeClient:
             response = await _send(client, "POST", f"{self._compute_url(target, name)}/{action.lower()}")
         return _operation(action, response)
 
+    async def act(self, target: WorkspaceTarget, name: str, action: str, body: JsonDict) -> Operation:
+        async with self._ops(target) as client:
+            response = await _send(client, "POST", f"{self._compute_url(target, name)}/{action}", body)
+        return _operation("Update", response)
+
     async def operation_status(self, target: WorkspaceTarget, url: str) -> OperationStatus:
         async with self._ops(target, Priority.IN_FLIGHT) as client:
             try:

@@ -5,11 +5,10 @@ when ``spec.state`` is set the operator starts or stops the instance to match it
 when it is unset the operator never starts or stops the instance and reports what Azure did, including
 who did it (``lastOperation.operationTrigger``: User, Schedule or IdleShutdown).
 
-Schedules and the idle time change in place: the whole body is PUT again (api-version 2025-09-01 has no
-schedules action; a PUT is the one way its specification gives). Azure's documentation changes the idle time
-of an existing instance with the ``updateIdleShutdownSetting`` action instead; using it needs a planner
-decision for driver actions (docs/api.md). Setup scripts, the public IP choice and the personal-instance
-flags are fixed at creation.
+Schedules change in place: the whole body is PUT again (api-version 2025-09-01 has no schedules action; a
+PUT is the one way its specification gives). The idle time is set by the creating PUT and changed later with
+the ``updateIdleShutdownSetting`` action, the route Azure's documentation gives for existing instances.
+Setup scripts, the public IP choice and the personal-instance flags are fixed at creation.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from aml_operator.api.compute_instance import (
 from aml_operator.reconcile.compute_cluster import azure_errors, same, subnet_differs
 from aml_operator.reconcile.computes import DriverDefaults
 from aml_operator.reconcile.external import ComputeClient, JsonDict, Observation, WorkspaceTarget
+from aml_operator.reconcile.planner import Act
 from aml_operator.reconcile.prechecks import Refusal, check_quota, check_vm_size
 
 RUNNING_STATES = {"running", "jobrunning"}
@@ -79,16 +79,19 @@ class ComputeInstanceDriver(DriverDefaults):
     def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
         assert isinstance(obj, ComputeInstance)
         spec, props = obj.spec, observed.properties
-        changed = []
-        wanted_idle = spec.idle_time_before_shutdown
-        if (wanted_idle or None) != (props.get("idleTimeBeforeShutdown") or None) and not _same_duration(
-                wanted_idle, props.get("idleTimeBeforeShutdown")):
-            changed.append("spec.idleTimeBeforeShutdown")
         wanted = [wire_schedule(s) for s in spec.schedules or []]
         azure = ((props.get("schedules") or {}).get("computeStartStop") or [])
         if len(wanted) != len(azure) or any(not _covers(a, w) for a, w in zip(azure, wanted, strict=False)):
-            changed.append("spec.schedules")
-        return ", ".join(changed) or None
+            return "spec.schedules"
+        return None
+
+    def action_needed(self, obj: ComputeResource, observed: Observation) -> Act | None:
+        # Unset leaves Azure's idle time as it is: the action has no "remove" and a PUT cannot change it.
+        assert isinstance(obj, ComputeInstance)
+        wanted = obj.spec.idle_time_before_shutdown
+        if wanted and not _same_duration(wanted, observed.properties.get("idleTimeBeforeShutdown")):
+            return Act("updateIdleShutdownSetting", {"idleTimeBeforeShutdown": wanted}, "spec.idleTimeBeforeShutdown")
+        return None
 
     def identity(self, obj: ComputeResource) -> JsonDict | None:
         return None

@@ -34,6 +34,7 @@ from aml_operator.reconcile.outcome import Event, Outcome, State, conditions_for
 from aml_operator.reconcile.ownership import Owner, with_owner_tags, writes_paused
 from aml_operator.reconcile.planner import (
     TRANSITIONAL_STATES,
+    Act,
     AzureView,
     Create,
     Facts,
@@ -99,6 +100,9 @@ class ComputeDriver(Protocol):
     def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
         """Spec fields that differ from Azure and change with a PUT of the whole body (None: none)."""
 
+    def action_needed(self, obj: ComputeResource, observed: Observation) -> Act | None:
+        """A setting that differs from Azure and changes through the compute's own action."""
+
     def put_events(self, obj: ComputeResource, secrets: Mapping[str, str]) -> Sequence[Event]:
         """Advice to post whenever the body is sent (e.g. a password where a key is better)."""
 
@@ -116,6 +120,9 @@ class DriverDefaults:
         return ()
 
     def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None:
+        return None
+
+    def action_needed(self, obj: ComputeResource, observed: Observation) -> Act | None:
         return None
 
     def put_events(self, obj: ComputeResource, secrets: Mapping[str, str]) -> Sequence[Event]:
@@ -447,6 +454,9 @@ async def _act(run: _Pass, decision: Write) -> Outcome:
             run.events.append(Event("Normal", "Adopted", f"took over existing compute {run.name}"))
         why = f" ({decision.why})" if decision.why else ""
         return run.started(operation, f"updating compute {run.name}{why}")
+    if isinstance(decision, Act):
+        operation = await ctx.client.act(ctx.target, run.name, decision.action, decision.body)
+        return run.started(operation, f"updating {decision.field} of compute {run.name}")
     operation = await ctx.client.power(ctx.target, run.name, decision.action)
     return run.started(operation, f"{_doing(decision)} compute {run.name}")
 

@@ -23,6 +23,7 @@ immutable field differs             Stalled/ImmutableFieldChanged               
 writes paused (reconcile: skip)     Ready or Reconciling / ReconcileSkipped      none
 scale differs (ours)                Reconciling/Updating                         PatchScale
 adopting, body/tags/Secret differ   Reconciling/Updating                         Update (PUT)
+a setting with its own action       Reconciling/Updating                         Act (POST the action)
 power state differs                 Reconciling/Starting|Stopping                Power
 power state in transition           Reconciling/<state>                          poll
 last operation of ours failed       Stalled/<Operation>Failed                    none
@@ -57,6 +58,8 @@ class PlanningDriver(Protocol):
     def settled(self, obj: ComputeResource, observed: Observation) -> str | None: ...
 
     def update_needed(self, obj: ComputeResource, observed: Observation) -> str | None: ...
+
+    def action_needed(self, obj: ComputeResource, observed: Observation) -> Act | None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,18 @@ class Power:
     action: Literal["Start", "Stop"]
 
 
-Write = Create | PatchScale | Update | Power
+@dataclass(frozen=True)
+class Act:
+    """A setting Azure changes on an existing compute through an action of its own, not a PUT (an instance's
+    idle shutdown: a PUT sets it at creation only)."""
+
+    action: str
+    body: JsonDict
+    field: str
+    """The spec field it brings to Azure, for the message."""
+
+
+Write = Create | PatchScale | Update | Act | Power
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,9 @@ def plan(facts: Facts) -> Decision:
         why = (f"{changed} changed" if changed
                else "a referenced Secret changed" if facts.secrets_rotated and not adopting else "")
         return Update(why, adopting)
+    act = driver.action_needed(obj, azure)
+    if act is not None:
+        return act
     action = driver.power_action(obj, azure)
     if action is not None:
         return Power(action)
