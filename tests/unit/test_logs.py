@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from aml_operator.handlers import outcome
-from aml_operator.handlers.logs import IdentityRefusalIsDetail, KindPrefix, RequeueIsProgress
+from aml_operator.handlers.logs import KindPrefix, RequeueIsProgress, RoutineIsDetail
 from aml_operator.reconcile.outcome import Outcome
 
 REF = {"kind": "ComputeCluster", "namespace": "team-a", "name": "cpu"}
@@ -34,10 +34,22 @@ def test_a_refused_token_is_said_once_by_the_object_not_by_azure_identity_on_eve
                                  "ClientSecretCredential.get_token_info failed: invalid_client", None, None)
 
     verbose, quiet = refused(), refused()
-    assert IdentityRefusalIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
-    assert not IdentityRefusalIsDetail(verbose=False).filter(quiet)
+    assert RoutineIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
+    assert not RoutineIsDetail(verbose=False).filter(quiet)
     ours = record(logging.WARNING, "Stalled/CredentialsInvalid: invalid_client")
-    assert IdentityRefusalIsDetail(verbose=False).filter(ours) and ours.levelname == "WARNING"
+    assert RoutineIsDetail(verbose=False).filter(ours) and ours.levelname == "WARNING"
+
+
+def test_a_timer_tick_that_changed_nothing_is_detail_and_a_handler_outcome_is_not() -> None:
+    tick = record(logging.INFO, "Timer 'computeclusters_resync' succeeded.")
+    index = record(logging.INFO, "Indexer 'workspaces_by_name' succeeded.")
+    handled = record(logging.INFO, "Handler 'computeclusters_reconcile' succeeded.")
+    failed_tick = record(logging.ERROR, "Timer 'computeclusters_resync' failed with an exception. Will retry.")
+    assert not RoutineIsDetail(verbose=False).filter(tick) and not RoutineIsDetail(verbose=False).filter(index)
+    assert RoutineIsDetail(verbose=False).filter(handled) and handled.levelname == "INFO"
+    assert RoutineIsDetail(verbose=False).filter(failed_tick) and failed_tick.levelname == "ERROR"
+    verbose = record(logging.INFO, "Timer 'computeclusters_resync' succeeded.")
+    assert RoutineIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
 
 
 def test_text_lines_name_kind_namespace_and_name_once() -> None:

@@ -10,6 +10,9 @@
 * azure-identity logs a refused token request at WARNING on every attempt (with a traceback under
   ``--verbose``); the object's condition and its one WARNING per change of reason already say it, so
   those lines are DEBUG detail.
+* kopf logs every timer tick and index update that succeeded at INFO: at rest that is a line per object
+  per poll interval saying nothing happened, so those are DEBUG detail too. The status changes a tick
+  makes are logged by the object itself.
 """
 
 from __future__ import annotations
@@ -38,18 +41,28 @@ class RequeueIsProgress(logging.Filter):
         return True
 
 
-class IdentityRefusalIsDetail(logging.Filter):
-    """azure-identity's per-attempt WARNING of a refused token: DEBUG with ``--verbose``, else dropped."""
+class RoutineIsDetail(logging.Filter):
+    """azure-identity's per-attempt WARNING of a refused token and kopf's "Timer/Indexer … succeeded."
+    lines: DEBUG with ``--verbose``, else dropped."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("azure.identity") and record.levelno == logging.WARNING:
+        if _is_routine(record):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
             return self.verbose
         return True
+
+
+def _is_routine(record: logging.LogRecord) -> bool:
+    if record.name.startswith("azure.identity"):
+        return record.levelno == logging.WARNING
+    if record.name.startswith("kopf") and record.levelno == logging.INFO:
+        message = str(record.msg)
+        return message.startswith(("Timer '", "Indexer '")) and message.endswith("' succeeded.")
+    return False
 
 
 class KindPrefix(logging.Filter):
@@ -71,7 +84,7 @@ def configure(log_format: LogFormat, verbose: bool) -> None:
         kopf.configure(verbose=verbose, log_format=kopf.LogFormat.FULL, log_prefix=False)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequeueIsProgress())
-        handler.addFilter(IdentityRefusalIsDetail(verbose))
+        handler.addFilter(RoutineIsDetail(verbose))
         if log_format == "text":
             handler.addFilter(KindPrefix())
     logging.getLogger("azure").setLevel(logging.DEBUG if verbose else logging.WARNING)
