@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from aml_operator import metrics
 from aml_operator.api.base import GROUP
+from aml_operator.handlers import memory
 from aml_operator.kube.client import cluster_uid, load_config
 from aml_operator.runtime import Runtime
 from aml_operator.settings import Settings
@@ -85,6 +86,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
                                   "(or allow reading the kube-system namespace)")
     memo.runtime = Runtime(ours, cluster_id)
+    # RSS at rest follows what the operator holds, not its convergence peak (see handlers.memory).
+    memo.memory_trimmer = asyncio.create_task(memory.trim_periodically(), name="memory-trimmer")
     metrics.serve(ours.metrics_port)
     logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
                 ours.arm_endpoint, cluster_id, ours.drift_interval)
@@ -103,6 +106,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    trimmer: asyncio.Task[None] | None = getattr(memo, "memory_trimmer", None)
+    if trimmer is not None:
+        trimmer.cancel()
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
         await runtime.close()
