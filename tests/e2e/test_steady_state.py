@@ -37,17 +37,18 @@ def test_at_rest_nothing_is_written_and_azure_is_read_by_one_list_per_interval(
 
     versions = {name: (kube.get("computecluster", name) or {})["metadata"]["resourceVersion"] for name in names}
     writes = {name: emulator.writes_of(name) for name in names}
+    started = time.monotonic()
     gets, lists = requests(emulator, "GET computes.get"), requests(emulator, "GET computes.list")
-    window = 12.0
-    time.sleep(window)
+    time.sleep(12.0)
 
     assert {name: (kube.get("computecluster", name) or {})["metadata"]["resourceVersion"] for name in names} \
         == versions, "no status patch, no annotation churn at rest"
     assert {name: emulator.writes_of(name) for name in names} == writes, "no write to Azure at rest"
     new_lists = requests(emulator, "GET computes.list") - lists
     new_gets = requests(emulator, "GET computes.get") - gets
+    window = time.monotonic() - started  # on a loaded machine the reads of the counters take time too
     # Three objects ticking every second would make ~36 GETs; one shared list per 4 s makes ~3.
-    assert 1 <= new_lists <= window / 4 + 2, new_lists
+    assert 1 <= new_lists <= window / 4 + 2, (new_lists, window)
     assert new_gets == 0, new_gets
 
 
