@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chart_operator import container_env, pod_name, sa_token
+from chart_operator import container_env, pod_name, refusals, sa_token
 
 from controlplane import ControlPlane
 from harness import OperatorProcess
@@ -110,6 +110,9 @@ class ImagePod(OperatorProcess):
     """Mount path in the container (symlinks resolved) → the host directory or file behind it."""
 
     container_name: str = "operator"
+
+    def refusals(self) -> list[str]:
+        return refusals(self.output())
 
     def __post_init__(self) -> None:
         is_pod = self.workload["kind"] == "Pod"
