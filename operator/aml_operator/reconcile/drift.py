@@ -61,6 +61,3 @@ class WorkspaceSnapshots:
         snapshot = self._snapshots.get(target)
         if snapshot is not None and snapshot.failure is None:
             snapshot.by_name[observation.name.lower()] = observation
-
-    def forget(self, target: WorkspaceTarget) -> None:
-        self._snapshots.pop(target, None)
