@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,11 +14,21 @@ from harness import (
     compute_cluster,
     eventually,
     ready_workspace,
+    start_emulator,
     unique,
     workspace,
 )
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A workspace of its own: the session's shared one holds the computes earlier tests left, whose list
+    takes more than one page, and one list per interval is what is counted here."""
+    emu = start_emulator(tmp_path_factory.mktemp("steady-emulator"), "spec")
+    yield emu
+    emu.stop()
 
 
 def requests(emulator: Emulator, key: str) -> int:
