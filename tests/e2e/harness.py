@@ -31,6 +31,12 @@ SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 CLIENT_ID = "22222222-2222-2222-2222-222222222222"
 CLIENT_SECRET = "emulator-secret"
 
+POLL_INTERVAL = 1.0
+DRIFT_INTERVAL = 2.0
+"""The e2e operators' AML_POLL_INTERVAL and AML_DRIFT_INTERVAL: a change made in Azure shows in status within
+one drift interval plus the snapshot's age, so tests that wait on drift, or watch a few drift passes go by,
+take seconds instead of minutes."""
+
 
 def eventually(check: Callable[[], Any], timeout: float = 60, interval: float = 0.2,
                what: str | Callable[[], str] = "") -> Any:
@@ -147,7 +153,7 @@ def emulator_env(emulator: EmulatorProcess) -> dict[str, str]:
 
 @dataclass
 class Operator(OperatorProcess):
-    """``aml-operator`` as a subprocess watching one namespace, with the e2e intervals (poll 1 s, drift 4 s)."""
+    """``aml-operator`` as a subprocess watching one namespace, at the e2e POLL_INTERVAL and DRIFT_INTERVAL."""
 
     namespace: str
     emulator: Emulator
@@ -171,7 +177,8 @@ class Operator(OperatorProcess):
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         return operator_command([self.namespace], {
-            **self.env, **emulator_env(self.emulator), "AML_POLL_INTERVAL": "1", "AML_DRIFT_INTERVAL": "4",
+            **self.env, **emulator_env(self.emulator), "AML_POLL_INTERVAL": f"{POLL_INTERVAL:g}",
+            "AML_DRIFT_INTERVAL": f"{DRIFT_INTERVAL:g}",
             "AML_CLUSTER_ID": "e2e-cluster", **self.extra_env,
         }, verbose=self.verbose, metrics_port=self.metrics_port)
 

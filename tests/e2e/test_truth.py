@@ -18,6 +18,7 @@ import pytest
 
 from controlplane import ControlPlane
 from harness import (
+    DRIFT_INTERVAL,
     Emulator,
     Kube,
     Operator,
@@ -31,7 +32,7 @@ from harness import (
 )
 
 pytestmark = pytest.mark.timeout(240)
-DRIFT = 4.0  # AML_DRIFT_INTERVAL the harness gives the operator
+DRIFT = DRIFT_INTERVAL  # what the harness gives the operator: each window below spans that many drift passes
 
 
 @pytest.fixture
