@@ -55,7 +55,13 @@ def crds(kubectl: Kubectl) -> list[str]:
 
 @pytest.fixture
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace of the test's own, deleted afterwards (without waiting: the controller-manager finishes it)."""
+    """A namespace of the test's own, deleted afterwards (without waiting: the controller-manager finishes it).
+
+    A test that shares its module's operator (tests/e2e: ``shared_operator``) gets the one made for it among
+    those that operator watches, deleted with the others once the operator has stopped."""
+    if "shared_operator" in request.fixturenames:
+        yield request.getfixturevalue("shared_operator").namespace_of(request.node)
+        return
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:6]}"
     control_plane.kubectl("create", "namespace", name)

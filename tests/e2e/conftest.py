@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from controlplane import ControlPlane
-from harness import REPO, Emulator, Kube, Operator, start_emulator
+from harness import REPO, Emulator, Kube, Operator, SharedOperator, start_emulator
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +39,15 @@ def live_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
 CHART = REPO / "deploy" / "helm" / "azureml-compute-operator"
 
 
-def chart_identity(plane: ControlPlane, namespace: str, workdir: Path) -> tuple[Path, list[dict[str, Any]]]:
-    """The chart's ServiceAccount and RBAC for watching one namespace, and a kubeconfig holding only a
-    TokenRequest token of that ServiceAccount: the operator in these tests has exactly the chart's rights."""
+def chart_identity(plane: ControlPlane, namespace: str, workdir: Path,
+                   also: tuple[str, ...] = ()) -> tuple[Path, list[dict[str, Any]]]:
+    """The chart's ServiceAccount (in ``namespace``) and RBAC for watching ``namespace`` and ``also``, and a
+    kubeconfig holding only a TokenRequest token of that ServiceAccount: the operator in these tests has
+    exactly the chart's rights."""
     release = f"e2e-{namespace[-6:]}"
     rendered = subprocess.run(
         [str(plane.bin_dir / "helm"), "template", release, str(CHART), "--namespace", namespace,
-         "--set", f"watch.namespaces={{{namespace}}}",
+         "--set", f"watch.namespaces={{{','.join((namespace, *also))}}}",
          "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"],
         capture_output=True, text=True, check=True, env={**os.environ, "KUBECONFIG": os.devnull},
     ).stdout
@@ -87,6 +90,34 @@ def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dic
         op.stop()
     for obj in cluster_scoped:
         control_plane.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="module")
+def shared_operator(request: pytest.FixtureRequest, control_plane: ControlPlane, crds: list[str],
+                    kube_env: dict[str, str], emulator: Emulator,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedOperator]:
+    tests = [item.nodeid for item in request.session.items
+             if getattr(item, "module", None) is request.module and "shared_operator" in item.fixturenames]
+    stem = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")[:30]
+    namespaces = {test: f"{stem}-{index}-{uuid.uuid4().hex[:6]}" for index, test in enumerate(tests)}
+    names = list(namespaces.values())
+    control_plane.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in names]}))
+    workdir = tmp_path_factory.mktemp(f"shared-operator-{stem}")
+    env = dict(kube_env)
+    cluster_scoped: list[dict[str, Any]] = []
+    if not os.environ.get("AML_E2E_AS_ADMIN"):
+        kubeconfig, cluster_scoped = chart_identity(control_plane, names[0], workdir, tuple(names[1:]))
+        env["KUBECONFIG"] = str(kubeconfig)
+    operator = Operator(names[0], emulator, env, workdir / "operator.log", more_namespaces=tuple(names[1:]))
+    operator.start()
+    try:
+        yield SharedOperator(operator, namespaces)
+    finally:
+        operator.stop()
+        for obj in cluster_scoped:
+            control_plane.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
+        control_plane.kubectl("delete", "namespace", *names, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def emulator_env(emulator: EmulatorProcess) -> dict[str, str]:
 
 @dataclass
 class Operator(OperatorProcess):
-    """``aml-operator`` as a subprocess watching one namespace, at the e2e POLL_INTERVAL and DRIFT_INTERVAL."""
+    """``aml-operator`` as a subprocess watching a namespace (or a few), at the e2e POLL_INTERVAL and DRIFT_INTERVAL."""
 
     namespace: str
     emulator: Emulator
@@ -165,6 +165,8 @@ class Operator(OperatorProcess):
     metrics_port: int = field(default_factory=free_port)
     verbose: bool = True
     """--verbose: kopf's debug lines (peering keep-alives, patches) and Azure's HTTP request log."""
+    more_namespaces: tuple[str, ...] = ()
+    """Namespaces watched besides ``namespace`` (conftest's shared_operator)."""
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
@@ -176,11 +178,26 @@ class Operator(OperatorProcess):
         return arm_requests(self.metrics(), methods, refused)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        return operator_command([self.namespace], {
+        return operator_command([self.namespace, *self.more_namespaces], {
             **self.env, **emulator_env(self.emulator), "AML_POLL_INTERVAL": f"{POLL_INTERVAL:g}",
             "AML_DRIFT_INTERVAL": f"{DRIFT_INTERVAL:g}",
             "AML_CLUSTER_ID": "e2e-cluster", **self.extra_env,
         }, verbose=self.verbose, metrics_port=self.metrics_port)
+
+
+class SharedOperator:
+    """One operator, under the chart's identity, watching a namespace for each test of a module that asks
+    for ``shared_operator``: those tests need nothing of the operator but that it works, so they pay for
+    one start (seconds of imports on two busy cores) instead of one each. Each test still has a namespace,
+    Workspace and objects of its own (the ``namespace`` fixture hands it its namespace); they are deleted
+    once the operator has stopped, as a test's own namespace is after its own operator stops."""
+
+    def __init__(self, operator: Operator, namespaces: dict[str, str]) -> None:
+        self.operator, self._namespaces = operator, namespaces
+
+    def namespace_of(self, test: Any) -> str:
+        """The namespace of one test (a pytest item)."""
+        return self._namespaces[test.nodeid]
 
 
 ARM_WRITES = ("PUT", "PATCH", "POST", "DELETE")

@@ -11,6 +11,7 @@ from harness import (
     Emulator,
     Kube,
     Operator,
+    SharedOperator,
     compute_cluster,
     compute_instance,
     credentials_secret,
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_cluster_is_created_and_reports_its_azure_state(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     ws = kube.get("workspace", "ws-ml")
     assert ws is not None and ws["status"]["location"] == "westeurope"
@@ -51,8 +51,7 @@ def test_cluster_is_created_and_reports_its_azure_state(
 
 
 def test_scale_change_is_patched_in_place_and_status_follows(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "scale")
     kube.apply(compute_cluster(name, max_nodes=2))
@@ -74,8 +73,7 @@ def test_scale_change_is_patched_in_place_and_status_follows(
 
 
 def test_immutable_change_is_refused_by_the_api_server(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "immut")
     kube.apply(compute_cluster(name))
@@ -113,9 +111,8 @@ def test_instance_stops_and_starts_in_both_profiles(
 
 
 @pytest.mark.parametrize(("policy", "remains"), [("Delete", False), ("Detach", False), ("Orphan", True)])
-def test_delete_honours_the_policy(kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator],
+def test_delete_honours_the_policy(kube: Kube, emulator: Emulator, shared_operator: SharedOperator,
                                    namespace: str, policy: str, remains: bool) -> None:
-    operator_factory(namespace, emulator)
     ready_workspace(kube)
     name = unique(namespace, "del")
     kube.apply(compute_cluster(name, deletionPolicy=policy))
@@ -130,8 +127,7 @@ def test_delete_honours_the_policy(kube: Kube, emulator: Emulator, operator_fact
 
 
 def test_adoption_is_refused_without_the_annotation_and_done_with_it(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "adopt")
     # Someone created this compute in Azure directly: same name, no owner tag.
@@ -154,8 +150,7 @@ def test_adoption_is_refused_without_the_annotation_and_done_with_it(
 
 
 def test_changes_behind_our_back_are_undone(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "drift")
     kube.apply(compute_cluster(name, max_nodes=2))
@@ -174,8 +169,7 @@ def test_changes_behind_our_back_are_undone(
 
 
 def test_bad_credentials_and_missing_workspace_give_clear_conditions(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     kube.apply(credentials_secret("wrong", secret="not-the-secret"), workspace("bad-creds", secret="wrong"))
     kube.apply(credentials_secret(), workspace("no-such", workspace_name="does-not-exist"))
     bad = kube.wait_condition("workspace", "bad-creds", "Ready", "False", reason="CredentialsInvalid")
