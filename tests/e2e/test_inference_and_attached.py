@@ -24,6 +24,7 @@ from harness import (
     Emulator,
     Kube,
     Operator,
+    SharedOperator,
     credentials_secret,
     eventually,
     start_emulator,
@@ -119,8 +120,7 @@ def secret_value(kube: Kube, name: str, key: str) -> str | None:
 # -- InferenceCluster ----------------------------------------------------------------------------------------
 
 def test_created_cluster_reaches_ready_publishes_its_kubeconfig_and_is_deleted_with_its_aks(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "aks")
     kubeconfig_secret = f"{name}-kubeconfig"
@@ -162,8 +162,7 @@ def test_created_cluster_reaches_ready_publishes_its_kubeconfig_and_is_deleted_w
 
 
 def test_production_below_twelve_vcpus_is_refused_with_no_write_and_accepted_at_twelve(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "aks12")
     kube.apply(inference_cluster(name, create=create(agent_count=2)))
@@ -183,8 +182,7 @@ def test_production_below_twelve_vcpus_is_refused_with_no_write_and_accepted_at_
 
 
 def test_attached_cluster_is_detached_and_the_aks_stays_and_a_missing_one_is_a_clear_condition(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name, missing = unique(namespace, "aksat"), unique(namespace, "aksno")
     aks_id = f"{RG}/Microsoft.ContainerService/managedClusters/{name}-existing"
@@ -210,8 +208,7 @@ def test_attached_cluster_is_detached_and_the_aks_stays_and_a_missing_one_is_a_c
 
 
 def test_a_rotated_tls_secret_reaches_azure_without_a_restart(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "akstls")
     kube.apply(tls_secret("scoring-tls", "CERT-ONE", "KEY-ONE"),
@@ -257,8 +254,7 @@ def test_killed_during_an_aks_create_resumes_the_same_operation(
 # -- AttachedCompute -----------------------------------------------------------------------------------------
 
 def test_every_attach_type_round_trips_detaches_and_rotates_credentials(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     suffix = unique(namespace, "x")[2:]
     ids = {

@@ -12,6 +12,7 @@ from harness import (
     Emulator,
     Kube,
     Operator,
+    SharedOperator,
     compute_cluster,
     eventually,
     ready_workspace,
@@ -65,8 +66,7 @@ def test_at_rest_nothing_is_written_and_azure_is_read_by_one_list_per_interval(
 
 
 def test_skip_annotation_pauses_writes_until_removed(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
     ready_workspace(kube)
     name = unique(namespace, "paused")
     kube.apply(compute_cluster(name, max_nodes=2))
@@ -87,8 +87,8 @@ def test_skip_annotation_pauses_writes_until_removed(
 
 
 def test_operator_identity_is_refused_where_settings_do_not_allow_it(
-        kube: Kube, emulator: Emulator, operator_factory: Callable[..., Operator], namespace: str) -> None:
-    operator_factory(namespace, emulator)  # AML_OPERATOR_IDENTITY_NAMESPACES is empty
+        kube: Kube, emulator: Emulator, shared_operator: SharedOperator, namespace: str) -> None:
+    # The shared operator's AML_OPERATOR_IDENTITY_NAMESPACES is empty.
     ws = workspace("own-identity")
     ws["spec"]["credentials"] = {"useOperatorIdentity": True}
     kube.apply(ws)
