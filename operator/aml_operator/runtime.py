@@ -166,7 +166,7 @@ class Runtime:
             result = await reconcile_compute(obj, driver, ctx)
         finally:
             CURRENT_PRIORITY.reset(token)
-        if ctx.observed_given and ctx.looked is not None:
+        if ctx.looked is not None:  # fresher than the list: the next drift look reads it instead of a GET
             self.snapshots.refresh(ctx.target, ctx.looked)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
         if isinstance(obj, InferenceCluster) and _ready(result) and isinstance(ctx.client, SdkComputeClient):

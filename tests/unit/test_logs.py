@@ -52,6 +52,17 @@ def test_a_timer_tick_that_changed_nothing_is_detail_and_a_handler_outcome_is_no
     assert RoutineIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
 
 
+def test_a_timer_following_work_in_flight_is_detail_a_handler_requeue_stays_progress() -> None:
+    def through_both(line: logging.LogRecord) -> bool:
+        RequeueIsProgress().filter(line)
+        return RoutineIsDetail(verbose=False).filter(line)
+
+    follow = record(logging.ERROR, "Timer 'computeclusters_resync' failed temporarily: creating compute cpu")
+    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: creating compute cpu")
+    assert not through_both(follow)
+    assert through_both(requeue) and requeue.levelname == "INFO"
+
+
 def test_text_lines_name_kind_namespace_and_name_once() -> None:
     line = record(logging.INFO, "Ready=True/Succeeded")
     KindPrefix().filter(line)

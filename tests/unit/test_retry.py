@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aml_operator.reconcile.retry import backoff_seconds, due, retry_class, schedule
+from aml_operator.reconcile.outcome import Outcome
+from aml_operator.reconcile.retry import backoff_seconds, due, next_look, retry_class, schedule
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -54,3 +55,20 @@ def test_due_at_its_time_at_once_when_an_input_changes_never_for_an_invalid_spec
     assert due(retry, NOW + timedelta(seconds=1), "workspace@1,aml-sp@5")
     invalid = schedule(None, "never", "InvalidSpec", NOW, "", poll_interval=5, retry_after=None, jitter=0.5)
     assert not due(invalid, NOW + timedelta(days=1), "changed") and due(None, NOW, "")
+
+
+def test_next_look_work_in_flight_at_its_pace_a_failure_every_poll_interval_rest_never() -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+    def retry_at(seconds: float | None) -> Outcome:
+        at = None if seconds is None else (now + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+        retry = {"reason": "QuotaExceeded", "attempt": 1, **({"nextAttemptTime": at} if at else {})}
+        return Outcome(status={"retry": retry})
+
+    assert next_look(Outcome(status={}, requeue_after=2.0), now, poll_interval=10) == 2.0
+    assert next_look(Outcome(status={}, requeue_after=0.0), now, poll_interval=10) == 0.0
+    assert next_look(retry_at(4), now, poll_interval=10) == 4.0
+    assert next_look(retry_at(600), now, poll_interval=10) == 10  # a fixed Secret must not wait 10 minutes
+    assert next_look(retry_at(-30), now, poll_interval=10) == 0.0  # overdue
+    assert next_look(retry_at(None), now, poll_interval=10) is None  # only an edit retries it
+    assert next_look(Outcome(status={"conditions": []}), now, poll_interval=10) is None  # at rest

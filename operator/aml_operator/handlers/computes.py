@@ -22,11 +22,16 @@ from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
 from aml_operator.reconcile.computes import ComputeDriver
 from aml_operator.reconcile.inference_cluster import InferenceClusterDriver
 from aml_operator.reconcile.outcome import Outcome
-from aml_operator.runtime import Runtime
+from aml_operator.reconcile.retry import next_look
+from aml_operator.runtime import Runtime, now
 from aml_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
 POLL = SETTINGS.poll_interval
+RESYNC = max(SETTINGS.drift_interval, POLL)
+"""Seconds between a resting compute's looks at its workspace's list. The list is renewed once per drift
+interval, so looking more often finds nothing new and costs a kopf handler call per object. Work in flight,
+waiting or failing is looked at sooner (``next_look``)."""
 FOLLOW_BUDGET = 3.0
 """Seconds a change handler stays with the operation it started (looks at 1 s and 3 s) before the timer
 takes over: a create Azure finishes in a second is Ready a second after its PUT, not a poll interval."""
@@ -75,8 +80,9 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
                                     resync=False, budget=FOLLOW_BUDGET)
     outcome.apply(result, body, patch, logger)
-    if result.requeue_after == 0:
-        _CHANGE_HANDLER_HAS[uid] = time.monotonic() + INTENT_GRACE
+    if result.requeue_after is not None and _in_flight(result):
+        # The timer rests for a drift interval: the operation this handler started is its to follow.
+        _CHANGE_HANDLER_HAS[uid] = time.monotonic() + result.requeue_after + INTENT_GRACE
         outcome.requeue(result)
     _CHANGE_HANDLER_HAS.pop(uid, None)
 
@@ -86,17 +92,30 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     """Level-triggered pass: follows up work in flight, retries on schedule, notices changes made in Azure.
 
-    Ticks every poll interval but costs no Azure call at rest: the drift check reads the workspace-wide
-    snapshot, refreshed once per drift interval.
+    At rest it ticks once per drift interval and costs no Azure call: the drift check reads the
+    workspace-wide list, renewed once per drift interval. While something is pending it comes back when
+    ``next_look`` says (kopf keeps the delay in memory: no write).
     """
-    if body.metadata.get("deletionTimestamp") or _CHANGE_HANDLER_HAS.get(str(body.metadata.uid), 0) > time.monotonic():
-        return  # the delete handler, or the change handler about to PUT, has the object
-    if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
-        return  # a spec change the change handlers have not taken yet
+    if body.metadata.get("deletionTimestamp"):
+        return  # the delete handler has the object
+    if (_CHANGE_HANDLER_HAS.get(str(body.metadata.uid), 0) > time.monotonic()
+            or body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration")):
+        # The change handler has the object (or a spec change it has not taken yet): look again soon, in
+        # case it hands over a step that waits.
+        raise kopf.TemporaryError("the change handler has the object", delay=POLL)
     runtime: Runtime = memo.runtime
     result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
                                     resync=True, budget=POLL)
     outcome.apply(result, body, patch, logger)
+    wait = next_look(result, now(), POLL)
+    if wait is not None and wait < RESYNC:
+        raise kopf.TemporaryError(result.message or "waiting", delay=max(outcome.MIN_REQUEUE, wait))
+
+
+def _in_flight(result: Outcome) -> bool:
+    """An intent to create recorded (its PUT comes next) or an operation Azure is still running."""
+    operation = result.status.get("lastOperation") or {}
+    return result.requeue_after == 0 or operation.get("operationStatus") in ("Pending", "InProgress")
 
 
 async def _pass_and_follow(runtime: Runtime, body: kopf.Body, resource: kopf.Resource,
@@ -142,6 +161,6 @@ for plural in KINDS:
     kopf.on.create(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.update(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
-    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_resync", interval=POLL, idle=POLL)(compute_resync)
+    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_resync", interval=RESYNC, idle=POLL)(compute_resync)
     kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}_delete")(compute_delete)
     kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_workspace")(_by_workspace)

@@ -10,9 +10,10 @@
 * azure-identity logs a refused token request at WARNING on every attempt (with a traceback under
   ``--verbose``); the object's condition and its one WARNING per change of reason already say it, so
   those lines are DEBUG detail.
-* kopf logs every timer tick and index update that succeeded at INFO: at rest that is a line per object
-  per poll interval saying nothing happened, so those are DEBUG detail too. The status changes a tick
-  makes are logged by the object itself.
+* kopf logs every timer tick and index update that succeeded at INFO, and a timer that asks to come back
+  sooner (following work in flight, waiting for a retry time) as "failed temporarily": lines per object
+  saying nothing happened, so those are DEBUG detail too. The status changes a tick makes are logged by
+  the object itself.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class RequeueIsProgress(logging.Filter):
 
 
 class RoutineIsDetail(logging.Filter):
-    """azure-identity's per-attempt WARNING of a refused token and kopf's "Timer/Indexer … succeeded."
-    lines: DEBUG with ``--verbose``, else dropped."""
+    """azure-identity's per-attempt WARNING of a refused token, kopf's "Timer/Indexer … succeeded." lines
+    and a timer's requeues: DEBUG with ``--verbose``, else dropped."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
@@ -61,6 +62,8 @@ def _is_routine(record: logging.LogRecord) -> bool:
         return record.levelno == logging.WARNING
     if record.name.startswith("kopf") and record.levelno == logging.INFO:
         message = str(record.msg)
+        if message.startswith("Timer '") and REQUEUE_MARKER in message:
+            return True
         return message.startswith(("Timer '", "Indexer '")) and message.endswith("' succeeded.")
     return False
 

@@ -73,6 +73,23 @@ def due(retry: RetryStatus | None, now: datetime, inputs: str) -> bool:
     return now >= retry.next_attempt_time or retry.inputs != inputs
 
 
+def next_look(outcome: Outcome, now: datetime, poll_interval: float) -> float | None:
+    """Seconds until an object needs its next pass; None when nothing is pending, so one look per drift
+    interval (when the workspace's list is renewed) is enough.
+
+    Work in flight or waiting comes back when the pass asked; a failed step with a retry time is looked at
+    at that time and at least every poll interval, because a changed Workspace or Secret retries it at
+    once and only a pass notices the change."""
+    if outcome.requeue_after is not None:
+        return outcome.requeue_after
+    retry = outcome.status.get("retry") or {}
+    at = retry.get("nextAttemptTime")
+    if not at:
+        return None
+    due_in = (datetime.fromisoformat(str(at).replace("Z", "+00:00")) - now).total_seconds()
+    return min(poll_interval, max(0.0, due_in))
+
+
 def next_check(previous: RetryStatus | None, result: Outcome, now: datetime, recheck: float, poll_interval: float,
                jitter: float, backoff_base: float = BACKOFF_BASE) -> RetryStatus:
     """When to look at a Workspace again: after ``recheck`` seconds when it was reached, else on the
