@@ -66,11 +66,14 @@ clean: down ## remove the virtual environment and local state (the binary cache 
 
 # -- delivery: image, charts, kustomize, Argo CD (tests in tests/delivery) --------------------------
 HELM := .local/bin/helm
-CHECKOV_VENV := .local/checkov-venv
 CHECKOV_VERSION := 3.3.30
+# Kept across clones with the control plane's binaries (tests/controlplane/build.sh), per version: a warm
+# run of the suite does not build it again.
+TOOLS_CACHE := $(or $(AML_CP_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/azureml-compute-operator)
+CHECKOV_VENV := $(TOOLS_CACHE)/checkov-$(CHECKOV_VERSION)
 CHARTS := deploy/helm/azureml-compute-operator deploy/helm/azureml-compute-operator-crds
 
-.PHONY: deploy-sync deploy-check chart-lint dockerfile-lint checkov test-delivery
+.PHONY: deploy-sync deploy-check chart-lint dockerfile-lint checkov checkov-venv test-delivery
 
 deploy-sync: venv ## refresh the CRD copies, the kustomize base and argocd-cm.yaml from crds/ and the charts
 	$(PY) deploy/kustomize/generate.py
@@ -86,13 +89,19 @@ dockerfile-lint: venv ## hadolint the Dockerfile
 
 $(CHECKOV_VENV)/.installed:
 	@echo "==> checkov in its own venv ($(CHECKOV_VENV)): its pins clash with the project's"
-	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
-	touch $@
+	@mkdir -p $(TOOLS_CACHE)
+	@# One build at a time: test runs of several clones share the cache.
+	flock $(CHECKOV_VENV).lock sh -ec 'test -f $@ && exit 0; \
+	  rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV); \
+	  $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"; \
+	  $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"; \
+	  touch $@'
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov over the charts, the kustomize output and the Dockerfile
 	$(VENV)/bin/pytest tests/delivery/test_checkov.py $(PYTEST_ARGS)
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## checkov's venv (built when missing); its path on the last line
+	@echo $(CHECKOV_VENV)
 
 test-delivery: venv controlplane ## the delivery tests on the real control plane
 	$(VENV)/bin/pytest tests/delivery $(PYTEST_ARGS)

@@ -1,9 +1,9 @@
 """checkov over the charts (rendered in a real namespace), the kustomize output and the Dockerfile:
 no failed check, and every skip carries its reason inline.
 
-checkov pins dependencies that clash with the project's, so it lives in its own venv under .local/
-(`make checkov` creates it; this test does too when it is missing). The charts are rendered with
-`helm template -n azureml-system` and scanned as Kubernetes manifests: checkov's helm runner renders
+checkov pins dependencies that clash with the project's, so it lives in its own venv, cached per version
+with the control plane's binaries (`make checkov-venv` builds it when missing and names it). The charts
+are rendered with `helm template -n azureml-system` and scanned as Kubernetes manifests: checkov's helm runner renders
 into the default namespace, which would only trip CKV_K8S_21 on an artifact of its own.
 """
 
@@ -19,7 +19,6 @@ from deliverykit import CHART, CRDS_CHART, KUSTOMIZE, REPO, helm_offline, values
 
 pytestmark = pytest.mark.timeout(1200)
 
-CHECKOV = REPO / ".local" / "checkov-venv" / "bin" / "checkov"
 VARIANTS: dict[str, dict[str, Any]] = {
     "clusterwide": {},
     "namespaced-peering": {"watch": {"namespaces": ["team-a", "team-b"]}, "replicas": 2,
@@ -32,9 +31,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def checkov() -> Path:
-    if not CHECKOV.exists():
-        subprocess.run(["make", "-s", ".local/checkov-venv/.installed"], cwd=REPO, check=True, timeout=1100)
-    return CHECKOV
+    made = subprocess.run(["make", "-s", "checkov-venv"], cwd=REPO, check=True, timeout=1100,
+                          capture_output=True, text=True)
+    return Path(made.stdout.strip().splitlines()[-1]) / "bin" / "checkov"
 
 
 def scan(checkov: Path, framework: str, path: Path) -> dict[str, Any]:
