@@ -92,9 +92,12 @@ class Report:
     converge_seconds: float = 0.0
     ready_fraction_times: dict[str, float] = field(default_factory=dict)
     converge_routes: dict[str, int] = field(default_factory=dict)
+    converge_answers: dict[str, Counter[int]] = field(default_factory=dict)
     throttled: int = 0
     peak_connections: int = 0
     converge_cpu_seconds: float = 0.0
+    converge_cpu_by_process: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of every process of the run while converging: which one the 2 cores went to."""
     rest_routes: dict[str, int] = field(default_factory=dict)
     rest_kube: RequestCounts = field(default_factory=Counter)
     rest_cpu_seconds: float = 0.0
@@ -128,9 +131,14 @@ class Report:
                + ", ".join(f"{k} {v:.1f} s" for k, v in self.ready_fraction_times.items()) + ")")
         yield (f"PUTs: {self.puts} ({self.puts / self.converge_seconds:.1f}/s), 429s: {self.throttled}, "
                f"operator CPU {self.converge_cpu_seconds:.1f} s, peak TCP connections to ARM {self.peak_connections}")
+        if self.converge_cpu_by_process:
+            yield ("CPU while converging, by process: " + ", ".join(
+                f"{name} {seconds:.1f} s" for name, seconds in sorted(
+                    self.converge_cpu_by_process.items(), key=lambda item: -item[1])))
         yield f"ARM requests while converging: {self.arm_per_compute():.2f} per compute"
         for route, count in sorted(self.converge_routes.items()):
-            yield f"    {route:<36} {count:>7}  ({count / o.computes:.2f} per compute)"
+            answers = ", ".join(f"{status}: {n}" for status, n in sorted(self.converge_answers.get(route, {}).items()))
+            yield f"    {route:<36} {count:>7}  ({count / o.computes:.2f} per compute; answered {answers})"
         yield (f"at rest ({o.rest_seconds:.0f} s): ARM {self.rest_per_hour(True):.0f} reads/h, "
                f"{self.rest_per_hour(False):.0f} writes/h")
         for route, count in sorted(self.rest_routes.items()):
@@ -261,6 +269,16 @@ def _arm_routes(stats: dict[str, Any]) -> dict[str, int]:
             if not route.split()[1].startswith(("_emulator", "identity"))}
 
 
+def _arm_answers(stats: dict[str, Any]) -> dict[str, Counter[int]]:
+    """ARM requests by route and answer: a GET answered 404 is the look before a create."""
+    answers: dict[str, Counter[int]] = {}
+    for request in stats["requests"]:
+        if not request["route"].startswith(("_emulator", "identity")):
+            route = f"{request['method']} {request['route']}"
+            answers.setdefault(route, Counter())[request["status"]] += request["count"]
+    return answers
+
+
 def _throttled(stats: dict[str, Any]) -> int:
     return sum(r["count"] for r in stats["requests"] if r["status"] == 429)
 
@@ -338,6 +356,9 @@ def converge(plane: ControlPlane, emu: Emulator, api: k8s.CustomObjectsApi, pid:
     port = int(emu.url.rsplit(":", 1)[1])
     emu.control("DELETE", "stats")
     cpu_before = cpu_seconds(pid)
+    processes = {"operator": pid, "emulator": emu.process.pid, "benchmark (writers, Ready polls)": os.getpid(),
+                 **{process.name: process.pid for process in plane.processes}}
+    cpu_by_process_before = {name: cpu_seconds(p) for name, p in processes.items()}
     started = time.monotonic()
     # Several writers at once, as a GitOps sync applies: one kubectl sending them one by one would
     # measure kubectl on a busy machine more than the operator.
@@ -354,13 +375,18 @@ def converge(plane: ControlPlane, emu: Emulator, api: k8s.CustomObjectsApi, pid:
         report.peak_connections = max(report.peak_connections, connections_to(pid, port))
         if now > options.timeout:
             raise SystemExit(f"{len(names) - len(ready_at)} computes not Ready after {options.timeout:.0f} s")
-        time.sleep(1.0)
+        # Each look lists every object: at thousands, looking every second would load the API server more
+        # than the operator does.
+        time.sleep(max(1.0, options.computes / 2000))
     report.converge_seconds = max(ready_at.values())
     report.converge_cpu_seconds = cpu_seconds(pid) - cpu_before
+    report.converge_cpu_by_process = {name: cpu_seconds(p) - cpu_by_process_before[name]
+                                      for name, p in processes.items()}
     times = sorted(ready_at.values())
     report.ready_fraction_times = {f"{p}%": times[max(0, round(p / 100 * len(times)) - 1)] for p in (10, 50, 90)}
     stats = emu.stats()
     report.converge_routes = _arm_routes(stats)
+    report.converge_answers = _arm_answers(stats)
     report.throttled = _throttled(stats)
 
 

@@ -33,15 +33,18 @@ RESYNC = max(SETTINGS.drift_interval, POLL)
 interval, so looking more often finds nothing new and costs a kopf handler call per object. Work in flight,
 waiting or failing is looked at sooner (``next_look``)."""
 FOLLOW_BUDGET = 3.0
-"""Seconds a change handler stays with the operation it started (looks at 1 s and 3 s) before the timer
-takes over: a create Azure finishes in a second is Ready a second after its PUT, not a poll interval."""
+"""Seconds a change handler call stays with the operation it started (looks at 1 s and 3 s) before kopf
+calls it again: a create Azure finishes in a second is Ready a second after its PUT."""
 INTENT_GRACE = 10.0
-"""Seconds the change handler that recorded an intent to create has to come back, send its PUT (it needs
-~0.2 s) and follow it for ``FOLLOW_BUDGET``."""
+"""Seconds a change handler that asked kopf to call it again (an intent to PUT, an operation to follow) has
+to come back before the timer may take the object."""
+PASS_HOLD = 600.0
+"""How long a running change handler call keeps the timer away: its requests may queue behind thousands of
+others for ARM's read budget, and a timer pass meanwhile would read (and try to write) the same compute."""
 _CHANGE_HANDLER_HAS: dict[str, float] = {}
-"""uid → monotonic deadline: a change handler recorded the intent to create and comes straight back to PUT
-and follow it; the timer, which sees only the stored intent, keeps away meanwhile. An intent the timer
-recorded, or one left from before a restart, is the timer's."""
+"""uid → monotonic deadline: a change handler is running or comes straight back (to PUT the intent it
+recorded, to follow its operation); the timer, which sees only the stored status, keeps away meanwhile.
+An intent the timer recorded, or one left from before a restart, is the timer's."""
 DriverFor = Callable[[ComputeResource], ComputeDriver]
 
 
@@ -73,12 +76,17 @@ def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any
 async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                             resource: kopf.Resource,
                             workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
-    """A change or a restart: one pass at once. Only the step from a recorded intent to its PUT comes back
-    here; everything that waits (operations, retries, drift) is the resync timer's."""
+    """A change or a restart: one pass at once, then the PUT of a recorded intent and the operation it
+    started, until Azure ends it. What waits otherwise (a Workspace, a retry, drift) is the resync timer's."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
-    result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
-                                    resync=False, budget=FOLLOW_BUDGET)
+    _CHANGE_HANDLER_HAS[uid] = time.monotonic() + PASS_HOLD
+    try:
+        result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
+                                        resync=False, budget=FOLLOW_BUDGET)
+    except BaseException:
+        _CHANGE_HANDLER_HAS.pop(uid, None)
+        raise
     outcome.apply(result, body, patch, logger)
     if result.requeue_after is not None and _in_flight(result):
         # The timer rests for a drift interval: the operation this handler started is its to follow.
