@@ -36,18 +36,48 @@ def checkov() -> Path:
     return Path(made.stdout.strip().splitlines()[-1]) / "bin" / "checkov"
 
 
-def scan(checkov: Path, framework: str, path: Path) -> dict[str, Any]:
-    result = subprocess.run([str(checkov), "-f", str(path), "--framework", framework, "-o", "json",
-                             "--skip-download", "--compact"], capture_output=True, text=True, timeout=600,
-                            cwd=path.parent)
+KUSTOMIZE_OVERLAYS = ("base", "overlays/example")
+
+
+def rendered_inputs(workdir: Path) -> list[Path]:
+    """Every manifest the tests scan, each in a file of its own name: the charts' variants, the CRDs chart
+    and, where kubectl is built, the kustomize overlays."""
+    from controlplane import BIN_DIR
+
+    files = []
+    for variant, values in VARIANTS.items():
+        path = workdir / f"chart-{variant}.yaml"
+        path.write_text(helm_offline("template", "azureml-compute-operator", str(CHART), "-n", "azureml-system",
+                                     "-f", values_file(workdir, values)).stdout)
+        files.append(path)
+    files.append(workdir / "crds.yaml")
+    files[-1].write_text(helm_offline("template", "crds", str(CRDS_CHART)).stdout)
+    if (BIN_DIR / "kubectl").exists():
+        for overlay in KUSTOMIZE_OVERLAYS:
+            path = workdir / f"kustomize-{overlay.replace('/', '-')}.yaml"
+            path.write_text(subprocess.run([str(BIN_DIR / "kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
+                                           capture_output=True, text=True, check=True, timeout=120).stdout)
+            files.append(path)
+    return files
+
+
+@pytest.fixture(scope="module")
+def reports(checkov: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The checks of every input by its file's name, from one checkov run over all of them: starting
+    checkov is most of what a scan costs."""
+    workdir = tmp_path_factory.mktemp("checkov")
+    files = [*rendered_inputs(workdir), REPO / "Dockerfile"]
+    result = subprocess.run([str(checkov), *(arg for path in files for arg in ("-f", str(path))),
+                             "--framework", "kubernetes", "dockerfile", "-o", "json", "--skip-download", "--compact"],
+                            capture_output=True, text=True, timeout=600, cwd=workdir)
     assert result.stdout.strip(), result.stderr[-3000:]
     report = json.loads(result.stdout)
-    reports = report if isinstance(report, list) else [report]
-    merged: dict[str, Any] = {"passed": [], "failed": [], "skipped": []}
-    for rep in reports:
+    by_file: dict[str, dict[str, Any]] = {path.name: {"passed": [], "failed": [], "skipped": []} for path in files}
+    for rep in report if isinstance(report, list) else [report]:
         for key, checks in (("passed", "passed_checks"), ("failed", "failed_checks"), ("skipped", "skipped_checks")):
-            merged[key] += (rep.get("results") or {}).get(checks, [])
-    return merged
+            for check in (rep.get("results") or {}).get(checks, []):
+                by_file[Path(check["file_path"]).name][key].append(check)
+    return by_file
 
 
 def describe(checks: list[dict[str, Any]]) -> str:
@@ -63,30 +93,21 @@ def assert_clean(report: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_operator_chart(checkov: Path, variant: str, tmp_path: Path) -> None:
-    rendered = helm_offline("template", "azureml-compute-operator", str(CHART), "-n", "azureml-system",
-                            "-f", values_file(tmp_path, VARIANTS[variant])).stdout
-    (tmp_path / "chart.yaml").write_text(rendered)
-    assert_clean(scan(checkov, "kubernetes", tmp_path / "chart.yaml"))
+def test_operator_chart(reports: dict[str, dict[str, Any]], variant: str) -> None:
+    assert_clean(reports[f"chart-{variant}.yaml"])
 
 
-def test_crds_chart(checkov: Path, tmp_path: Path) -> None:
-    (tmp_path / "crds.yaml").write_text(helm_offline("template", "crds", str(CRDS_CHART)).stdout)
-    report = scan(checkov, "kubernetes", tmp_path / "crds.yaml")
+def test_crds_chart(reports: dict[str, dict[str, Any]]) -> None:
+    report = reports["crds.yaml"]
     assert report["failed"] == [], describe(report["failed"])
 
 
-def test_kustomize_output(checkov: Path, tmp_path: Path) -> None:
-    from controlplane import BIN_DIR
-
-    if not (BIN_DIR / "kubectl").exists():
+def test_kustomize_output(reports: dict[str, dict[str, Any]]) -> None:
+    if "kustomize-base.yaml" not in reports:
         pytest.skip("no kubectl: `make controlplane` builds one into .local/bin")
-    for overlay in ("base", "overlays/example"):
-        rendered = subprocess.run([str(BIN_DIR / "kubectl"), "kustomize", str(KUSTOMIZE / overlay)],
-                                  capture_output=True, text=True, check=True, timeout=120).stdout
-        (tmp_path / "kustomize.yaml").write_text(rendered)
-        assert_clean(scan(checkov, "kubernetes", tmp_path / "kustomize.yaml"))
+    for overlay in KUSTOMIZE_OVERLAYS:
+        assert_clean(reports[f"kustomize-{overlay.replace('/', '-')}.yaml"])
 
 
-def test_dockerfile(checkov: Path) -> None:
-    assert_clean(scan(checkov, "dockerfile", REPO / "Dockerfile"))
+def test_dockerfile(reports: dict[str, dict[str, Any]]) -> None:
+    assert_clean(reports["Dockerfile"])
