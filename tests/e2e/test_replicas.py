@@ -17,7 +17,7 @@ from harness import REPO, Emulator, Kube, Operator, compute_cluster, eventually,
 
 PEERING_CRD = REPO / "deploy/helm/azureml-compute-operator-crds/files/kopf/kopfpeerings.kopf.dev.yaml"
 RESUMED = "Resuming operations after the pause"
-LIFETIME = 8
+LIFETIME = 5  # kopf then keeps alive every second: four missed keep-alives before a peer counts as dead
 
 Replica = Callable[[int], Operator]
 
