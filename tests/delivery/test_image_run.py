@@ -19,7 +19,17 @@ from deliverykit import CHART, Helm, values_file, yaml_docs
 from image_pod import ImageFilesystem, ImagePod
 
 from controlplane import ControlPlane, free_port
-from harness import Emulator, Kube, compute_cluster, credentials_secret, eventually, unique, workspace
+from harness import (
+    DRIFT_INTERVAL,
+    POLL_INTERVAL,
+    Emulator,
+    Kube,
+    compute_cluster,
+    credentials_secret,
+    eventually,
+    unique,
+    workspace,
+)
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
 
@@ -53,7 +63,8 @@ def deployment(helm: Helm, crds_chart: str, control_plane: ControlPlane, emulato
     release = f"aml-img-{uuid.uuid4().hex[:5]}"
     control_plane.kubectl("create", "configmap", "azure-ca", "-n", release_namespace,
                           f"--from-file=ca.pem={emulator.ca_file}")
-    values = {"watch": {"namespaces": [namespace]}, "replicas": 2, "pollInterval": 1, "driftInterval": 4,
+    values = {"watch": {"namespaces": [namespace]}, "replicas": 2,
+              "pollInterval": POLL_INTERVAL, "driftInterval": DRIFT_INTERVAL,
               "azure": {"armEndpoint": emulator.url, "authorityHost": emulator.url,
                         "caBundle": {"configMap": "azure-ca", "key": "ca.pem"}},
               "health": {"port": free_port()}, "metrics": {"port": free_port()}}

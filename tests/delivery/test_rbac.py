@@ -21,6 +21,8 @@ from deliverykit import CHART, Helm, helm_offline, values_file, yaml_docs
 
 from controlplane import ControlPlane
 from harness import (
+    DRIFT_INTERVAL,
+    POLL_INTERVAL,
     Emulator,
     Kube,
     compute_cluster,
@@ -49,7 +51,7 @@ def chart_values(mode: str, namespace: str, emulator: Emulator) -> dict[str, Any
     values.update({
         "azure": {"armEndpoint": emulator.url, "authorityHost": emulator.url,
                   "caBundle": {"configMap": "azure-ca", "key": "ca.pem"}},
-        "pollInterval": 1, "driftInterval": 4, "verbose": True,
+        "pollInterval": POLL_INTERVAL, "driftInterval": DRIFT_INTERVAL, "verbose": True,
     })
     return values
 

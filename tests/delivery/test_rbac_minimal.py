@@ -24,7 +24,18 @@ from chart_operator import ChartOperator, sa_kubeconfig
 from deliverykit import CHART, Helm, helm_offline, values_file, yaml_docs
 
 from controlplane import ControlPlane
-from harness import SUBSCRIPTION_ID, TENANT_ID, Emulator, Kube, compute_cluster, credentials_secret, unique, workspace
+from harness import (
+    DRIFT_INTERVAL,
+    POLL_INTERVAL,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    Emulator,
+    Kube,
+    compute_cluster,
+    credentials_secret,
+    unique,
+    workspace,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -35,7 +46,8 @@ SECRET_WRITES = ("create", "update")
 
 def mode_values(mode: str, namespace: str, emulator: Emulator) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "watch": {"namespaces": [namespace]}, "pollInterval": 1, "driftInterval": 4, "verbose": True,
+        "watch": {"namespaces": [namespace]}, "pollInterval": POLL_INTERVAL, "driftInterval": DRIFT_INTERVAL,
+        "verbose": True,
         "azure": {"armEndpoint": emulator.url, "authorityHost": emulator.url,
                   "caBundle": {"configMap": "azure-ca", "key": "ca.pem"}},
     }
@@ -120,7 +132,7 @@ def drive(kube: Kube, operator: ChartOperator, namespace: str) -> str:
                 return f"operator exited during '{what}'"
             if time.monotonic() > deadline:
                 return f"no '{what}' within {FLOW_TIMEOUT}s"
-            time.sleep(0.5)
+            time.sleep(0.2)
     time.sleep(1)  # a refusal logged right at the end still counts
     return f"refused: {operator.refusals()[0]}" if operator.refusals() else ""
 
@@ -141,7 +153,7 @@ def drive_workload_identity(kube: Kube, operator: ChartOperator, namespace: str)
                 return f"refused: {condition['message']}"
         if operator.refusals():
             return f"refused: {operator.refusals()[0][:400]}"
-        time.sleep(0.5)
+        time.sleep(0.2)
     return ""
 
 
@@ -177,7 +189,7 @@ def drive_kubeconfig(kube: Kube, operator: ChartOperator, namespace: str) -> str
                 return f"during '{what}': {broke}"
             if time.monotonic() > deadline:
                 return f"no '{what}' within {FLOW_TIMEOUT}s"
-            time.sleep(0.5)
+            time.sleep(0.2)
     return refused()
 
 

@@ -21,7 +21,16 @@ from chart_operator import ChartOperator, sa_kubeconfig
 from deliverykit import CHART, Helm, values_file
 
 from controlplane import ControlPlane
-from harness import Emulator, Kube, compute_cluster, credentials_secret, unique, workspace
+from harness import (
+    DRIFT_INTERVAL,
+    POLL_INTERVAL,
+    Emulator,
+    Kube,
+    compute_cluster,
+    credentials_secret,
+    unique,
+    workspace,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -50,7 +59,7 @@ def installs(helm: Helm, crds_chart: str, control_plane: ControlPlane, emulator:
             values = {"watch": {"namespaces": [watched]}, "replicas": 2,
                       "azure": {"armEndpoint": emulator.url, "authorityHost": emulator.url,
                                 "caBundle": {"configMap": "azure-ca", "key": "ca.pem"}},
-                      "pollInterval": 1, "driftInterval": 4}
+                      "pollInterval": POLL_INTERVAL, "driftInterval": DRIFT_INTERVAL}
             helm("install", release, str(CHART), "-n", home, "-f", values_file(tmp_path, values), "--timeout", "120s")
             deployment = json.loads(control_plane.kubectl(
                 "get", "deployment", "-n", home, "-l", f"app.kubernetes.io/instance={release}", "-o", "json",
