@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
+import urllib.error
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,9 +66,11 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
         return
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:6]}"
-    control_plane.kubectl("create", "namespace", name)
+    # In process rather than by kubectl: two processes fewer for each of hundreds of tests.
+    control_plane.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with contextlib.suppress(urllib.error.HTTPError):
+        control_plane.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
 @pytest.fixture(scope="session")

@@ -385,11 +385,16 @@ class ControlPlane:
 
         Waits poll objects many times a second; a kubectl process per look costs ~0.1 s of CPU on a
         machine of two cores, this a few milliseconds."""
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """One request to the API server as admin, in process; the answer's JSON, None for a 404."""
         if self._context is None:
             self._context = ssl.create_default_context(cafile=str(self.ca_file))
-        request = urllib.request.Request(f"{self.server}{path}",  # noqa: S310 - the local API server
+        request = urllib.request.Request(f"{self.server}{path}", method=method,  # noqa: S310 - the local API server
+                                         data=None if body is None else json.dumps(body).encode(),
                                          headers={"Authorization": f"Bearer {self.admin_token}",
-                                                  "Accept": "application/json"})
+                                                  "Accept": "application/json", "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, context=self._context, timeout=30) as response:  # noqa: S310
                 return json.loads(response.read())  # type: ignore[no-any-return]

@@ -88,8 +88,9 @@ def operator_factory(control_plane: ControlPlane, crds: list[str], kube_env: dic
     yield make
     for op in started:
         op.stop()
-    for obj in cluster_scoped:
-        control_plane.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
+    if cluster_scoped:
+        control_plane.kubectl("delete", "--ignore-not-found", *(f"{o['kind']}/{o['metadata']['name']}"
+                                                                 for o in cluster_scoped), check=False)
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +116,9 @@ def shared_operator(request: pytest.FixtureRequest, control_plane: ControlPlane,
         yield SharedOperator(operator, namespaces)
     finally:
         operator.stop()
-        for obj in cluster_scoped:
-            control_plane.kubectl("delete", obj["kind"], obj["metadata"]["name"], "--ignore-not-found", check=False)
+        if cluster_scoped:
+            control_plane.kubectl("delete", "--ignore-not-found", *(f"{o['kind']}/{o['metadata']['name']}"
+                                                                     for o in cluster_scoped), check=False)
         control_plane.kubectl("delete", "namespace", *names, "--wait=false", check=False)
 
 
