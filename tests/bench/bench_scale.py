@@ -429,7 +429,7 @@ def delete_all(plane: ControlPlane, emu: Emulator, api: k8s.CustomObjectsApi, op
                report: Report) -> None:
     started = time.monotonic()
     for ns in namespaces_of(options):
-        plane.kubectl("delete", PLURAL, "--all", "-n", ns, "--wait=false")
+        plane.kubectl("delete", PLURAL, "--all", "-n", ns, "--wait=false", timeout=options.timeout)
     _until(lambda: not _our_computes(api, options), options.timeout, "all computes deleted", 1.0)
     report.delete_seconds = time.monotonic() - started
     workspaces = {f"ws-{i}" for i in range(options.workspaces)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fake_azure import FakeAzure
 
 from aml_operator.reconcile.drift import WorkspaceSnapshots
@@ -50,3 +52,33 @@ async def test_a_failed_list_stays_failed_for_everyone_whatever_single_reads_saw
     second = await snapshots.observe(azure, TARGET, "a", max_age=300, retry_after_failure=10)
     assert isinstance(first, ObservationFailed) and isinstance(second, ObservationFailed)
     assert first.error is azure_error and azure.calls == [("list",)]
+
+
+async def test_a_read_made_while_the_next_list_ran_outlives_that_list() -> None:
+    azure, clock = FakeAzure(), Clock()
+    azure.computes["busy"] = {"properties": {"provisioningState": "Creating"}}
+    snapshots = WorkspaceSnapshots(clock)
+    await snapshots.observe(azure, TARGET, "busy", max_age=300, retry_after_failure=10)
+    clock.now = 300
+    listing = asyncio.get_running_loop().create_future()
+    real_list = azure.list
+
+    async def slow_list(target: WorkspaceTarget) -> list[Observation]:
+        pages = await real_list(target)  # the pages as Azure held them when the list started
+        await listing
+        return pages
+
+    azure.list = slow_list  # type: ignore[method-assign]
+    renewal = asyncio.create_task(snapshots.observe(azure, TARGET, "busy", max_age=300, retry_after_failure=10))
+    await asyncio.sleep(0)
+    clock.now = 301
+    snapshots.refresh(TARGET, Observation("busy", SUCCEEDED))  # a GET after the create ended
+    listing.set_result(None)
+    await renewal
+    seen = await snapshots.observe(azure, TARGET, "busy", max_age=300, retry_after_failure=10)
+    assert isinstance(seen, Observation) and seen.resource == SUCCEEDED
+    clock.now = 602  # the list after that one started after the GET: it wins
+    azure.list = real_list  # type: ignore[method-assign]
+    azure.computes["busy"] = {"properties": {"provisioningState": "Deleting"}}
+    seen = await snapshots.observe(azure, TARGET, "busy", max_age=300, retry_after_failure=10)
+    assert isinstance(seen, Observation) and seen.resource == azure.computes["busy"]

@@ -35,9 +35,10 @@ waiting or failing is looked at sooner (``next_look``)."""
 FOLLOW_BUDGET = 3.0
 """Seconds a change handler call stays with the operation it started (looks at 1 s and 3 s) before kopf
 calls it again: a create Azure finishes in a second is Ready a second after its PUT."""
-INTENT_GRACE = 10.0
+INTENT_GRACE = 60.0
 """Seconds a change handler that asked kopf to call it again (an intent to PUT, an operation to follow) has
-to come back before the timer may take the object."""
+to come back before the timer may take the object: kopf first writes the status and its retry state, which
+a busy API server can take many seconds to accept (10 s let the timer in: 20 second PUTs in 5,000 creates)."""
 PASS_HOLD = 600.0
 """How long a running change handler call keeps the timer away: its requests may queue behind thousands of
 others for ARM's read budget, and a timer pass meanwhile would read (and try to write) the same compute."""

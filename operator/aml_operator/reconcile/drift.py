@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aml_operator.reconcile.external import AzureError, ComputeClient, Observation, WorkspaceTarget
 from aml_operator.reconcile.planner import AzureView, ObservationFailed
@@ -22,6 +22,8 @@ class _Snapshot:
     failure: AzureError | None = None
     """The list failed: every object of the workspace reports it until the next try."""
     max_age: float | None = None
+    read_at: dict[str, float] = field(default_factory=dict)
+    """Entries a single GET replaced, and when: a list that started before that GET is older than it."""
 
 
 class WorkspaceSnapshots:
@@ -38,15 +40,28 @@ class WorkspaceSnapshots:
         async with lock:  # objects of one workspace waiting here share the one list call
             snapshot = self._snapshots.get(target)
             if snapshot is None or self._clock() - snapshot.taken >= (snapshot.max_age or max_age):
+                started = self._clock()
                 try:
                     observations = await client.list(target)
-                    snapshot = _Snapshot(self._clock(), {o.name.lower(): o for o in observations})
+                    snapshot = self._newer_reads_kept(
+                        target, started, _Snapshot(self._clock(), {o.name.lower(): o for o in observations}))
                 except AzureError as exc:
                     snapshot = _Snapshot(self._clock(), {}, exc, max(exc.retry_after or 0.0, retry_after_failure))
                 self._snapshots[target] = snapshot
         if snapshot.failure is not None:
             return ObservationFailed(snapshot.failure)
         return snapshot.by_name.get(name.lower())
+
+    def _newer_reads_kept(self, target: WorkspaceTarget, started: float, listed: _Snapshot) -> _Snapshot:
+        """A paged list of a busy workspace takes a while: a compute a GET saw after the list started is
+        kept as the GET saw it, or a create finishing meanwhile would look unfinished for a drift interval."""
+        previous = self._snapshots.get(target)
+        if previous is not None and previous.failure is None:
+            for name, at in previous.read_at.items():
+                if at >= started:
+                    listed.by_name[name] = previous.by_name[name]
+                    listed.read_at[name] = at
+        return listed
 
     def listed(self, target: WorkspaceTarget, name: str) -> bool | None:
         """Whether the last list of the workspace had the compute; None when there is no good list."""
@@ -61,3 +76,4 @@ class WorkspaceSnapshots:
         snapshot = self._snapshots.get(target)
         if snapshot is not None and snapshot.failure is None:
             snapshot.by_name[observation.name.lower()] = observation
+            snapshot.read_at[observation.name.lower()] = self._clock()
