@@ -57,10 +57,15 @@ class BucketSpec:
     refill_per_second: float
 
 
+JITTER_RESERVE = 5
+"""Tokens of each ARM bucket left unused. Requests leave here spaced at the refill rate but can reach Azure
+bunched (a busy event loop, TCP): at the sustained limit a bucket with nothing in reserve turns that into
+429s (8 of 2,008 PUTs at 10/s in the scale benchmark). The refill rate, hence the throughput, is unchanged."""
+
 ARM_DEFAULTS: Mapping[OperationType, BucketSpec] = {
-    OperationType.READ: BucketSpec(250, 25),
-    OperationType.WRITE: BucketSpec(200, 10),
-    OperationType.DELETE: BucketSpec(200, 10),
+    OperationType.READ: BucketSpec(250 - JITTER_RESERVE, 25),
+    OperationType.WRITE: BucketSpec(200 - JITTER_RESERVE, 10),
+    OperationType.DELETE: BucketSpec(200 - JITTER_RESERVE, 10),
 }
 
 
