@@ -12,6 +12,8 @@ from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from aml_operator.api.common import UNFINISHED
+
 RECONCILES = Counter("aml_reconciles_total",
                      "Reconcile passes by kind and outcome (ready, progressing, stalled, unknown).",
                      ["kind", "outcome"])
@@ -77,8 +79,7 @@ def record_pass(kind: str, namespace: str, name: str, before: Mapping[str, Any],
     OBJECTS.observe(kind, namespace, name, str(ready.get("status", "Unknown")), str(ready.get("reason", "")))
     old_op, new_op = before.get("lastOperation") or {}, after.get("lastOperation") or {}
     # From the intent, too: a handler that PUTs and follows the operation to its end stores no InProgress.
-    unfinished = ("Pending", "InProgress")
-    if old_op.get("operationStatus") in unfinished and new_op.get("operationStatus") not in unfinished:
+    if old_op.get("operationStatus") in UNFINISHED and new_op.get("operationStatus") not in UNFINISHED:
         started = old_op.get("operationTime")
         if started:
             seconds = (now - datetime.fromisoformat(str(started).replace("Z", "+00:00"))).total_seconds()

@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from aml_operator.api.base import GROUP, VERSION
-from aml_operator.api.common import ComputeResource, RetryStatus
+from aml_operator.api.common import UNFINISHED, ComputeResource, RetryStatus
 from aml_operator.api.conditions import READY
 from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.api.workspace import Workspace
@@ -214,7 +214,7 @@ class Runtime:
 
 def _work_in_flight(obj: ComputeResource) -> bool:
     op = obj.status.last_operation
-    return op is not None and op.operation_status in ("Pending", "InProgress")
+    return op is not None and op.operation_status in UNFINISHED
 
 
 def _credentials_secret(workspace: Workspace) -> str | None:

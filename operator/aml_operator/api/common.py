@@ -118,6 +118,10 @@ class AzureError(ApiModel):
     message: str = Field("", description="Azure error message.")
 
 
+UNFINISHED = ("Pending", "InProgress")
+"""``operationStatus`` of an operation not ended yet: our recorded intent, or Azure still running it."""
+
+
 class LastOperation(ApiModel):
     """The last Azure operation the operator started or Azure reported, and how it went."""
 

@@ -11,7 +11,7 @@ import kopf
 
 from aml_operator.api.attached_compute import AttachedCompute
 from aml_operator.api.base import GROUP, VERSION
-from aml_operator.api.common import ComputeResource
+from aml_operator.api.common import UNFINISHED, ComputeResource
 from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
 from aml_operator.api.inference_cluster import InferenceCluster
@@ -124,7 +124,7 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
 def _in_flight(result: Outcome) -> bool:
     """An intent to create recorded (its PUT comes next) or an operation Azure is still running."""
     operation = result.status.get("lastOperation") or {}
-    return result.requeue_after == 0 or operation.get("operationStatus") in ("Pending", "InProgress")
+    return result.requeue_after == 0 or operation.get("operationStatus") in UNFINISHED
 
 
 async def _pass_and_follow(runtime: Runtime, body: kopf.Body, resource: kopf.Resource,

@@ -17,7 +17,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from aml_operator.api.common import ComputeResource, ComputeStatusBase, LastOperation
+from aml_operator.api.common import UNFINISHED, ComputeResource, ComputeStatusBase, LastOperation
 from aml_operator.api.compute_instance import (
     Application,
     ComputeInstance,
@@ -171,7 +171,7 @@ class ComputeInstanceDriver(DriverDefaults):
         azure_op = props.get("lastOperation")
         ours = status.last_operation
         # Our own operation bookkeeping wins while it runs; at rest, show what Azure last did.
-        if isinstance(azure_op, dict) and (ours is None or ours.operation_status not in ("Pending", "InProgress")):
+        if isinstance(azure_op, dict) and (ours is None or ours.operation_status not in UNFINISHED):
             status.last_operation = LastOperation(
                 operation_name=str(azure_op.get("operationName") or ""),
                 operation_status=str(azure_op.get("operationStatus") or ""),
