@@ -63,6 +63,21 @@ def test_remaining_header_lowers_but_never_raises_our_count() -> None:
     assert limiter.buckets[OperationType.WRITE].tokens == 10  # other operation types are separate
 
 
+async def test_remaining_header_counts_the_requests_sent_after_the_one_it_answers() -> None:
+    clock = FakeClock()
+    limiter = SubscriptionLimiter({op: BucketSpec(10, 1) for op in OperationType}, clock)
+    for _ in range(4):
+        assert await limiter.acquire("PUT") == 0
+    # Azure answered the first with 5 left; the three still in flight will take three of those five.
+    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "5"}, None)
+    limiter.finished("PUT")
+    assert limiter.buckets[OperationType.WRITE].tokens == 2
+    for _ in range(3):
+        limiter.finished("PUT")
+    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "1"}, None)
+    assert limiter.buckets[OperationType.WRITE].tokens == 1  # nothing else in flight
+
+
 def test_429_blocks_the_bucket_for_retry_after() -> None:
     clock = FakeClock()
     limiter = SubscriptionLimiter({op: BucketSpec(100, 10) for op in OperationType}, clock)

@@ -39,14 +39,17 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
         waited = await self.limiter.acquire(method)
         if waited:
             metrics.THROTTLE_WAIT.inc(waited)
-        response: PipelineResponse = await self.next.send(request)  # type: ignore[type-arg]
-        http = response.http_response
-        metrics.ARM_REQUESTS.labels(metrics.operation_of(request.http_request.url), method,
-                                    str(http.status_code)).inc()
-        if http.status_code == 429:
-            metrics.THROTTLED.inc()
-        self.limiter.observe_response(method, http.status_code, http.headers,
-                                      parse_retry_after(http.headers.get("Retry-After")))
+        try:
+            response: PipelineResponse = await self.next.send(request)  # type: ignore[type-arg]
+            http = response.http_response
+            metrics.ARM_REQUESTS.labels(metrics.operation_of(request.http_request.url), method,
+                                        str(http.status_code)).inc()
+            if http.status_code == 429:
+                metrics.THROTTLED.inc()
+            self.limiter.observe_response(method, http.status_code, http.headers,
+                                          parse_retry_after(http.headers.get("Retry-After")))
+        finally:
+            self.limiter.finished(method)
         return response
 
 
