@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from aml_operator.reconcile.computes import (
     reconcile_compute,
 )
 from aml_operator.reconcile.drift import WorkspaceSnapshots
-from aml_operator.reconcile.external import KeysClient
+from aml_operator.reconcile.external import KeysClient, Observation, WorkspaceTarget
 from aml_operator.reconcile.kubeconfig import SecretView, record_publication, sync_kubeconfig
 from aml_operator.reconcile.outcome import Event, Outcome
 from aml_operator.reconcile.ownership import Owner
@@ -45,9 +46,24 @@ from aml_operator.reconcile.workspace import (
 )
 from aml_operator.settings import Settings
 
+WORKSPACE_MODELS_KEPT = 1024
+"""Parsed Workspaces remembered at most (one per Workspace in use is what is needed)."""
+
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resting:
+    """What a resync pass that found a Ready compute with nothing to do was given: the object's and its
+    Workspace's versions and the workspace list's entry. Given the same again, a pass would decide the same."""
+
+    version: str
+    workspace_version: str
+    target: WorkspaceTarget
+    name: str
+    observed: Observation
 
 
 class Runtime:
@@ -62,6 +78,11 @@ class Runtime:
         """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
         self._workspace_secrets: dict[tuple[str, str], str | None] = {}
         """The credentials Secret each Workspace was last looked at with."""
+        self._workspace_models: dict[str, tuple[str, Workspace]] = {}
+        """uid → (resourceVersion, the Workspace parsed): every compute's pass reads its Workspace, and
+        thousands of computes share a few Workspaces."""
+        self._resting: dict[str, _Resting] = {}
+        """uid → the inputs of its last quiet resync pass: at rest the next one costs a few comparisons."""
         self.secret_store.on_change(self._secret_changed)
 
     def _secret_changed(self, namespace: str, name: str) -> None:
@@ -73,6 +94,7 @@ class Runtime:
         for key, secret in self._workspace_secrets.items():
             if key[0] == namespace and secret == name:
                 self._workspace_checks.pop(key, None)
+        self._resting.clear()  # which computes use which Secret is not kept here; rotations are rare
 
     async def close(self) -> None:
         await self.secret_store.close()
@@ -114,12 +136,28 @@ class Runtime:
             return None
         return await self.reconcile_workspace(workspace)
 
+    def _workspace_model(self, body: Mapping[str, Any] | None) -> Workspace | None:
+        if body is None:
+            return None
+        metadata = body.get("metadata") or {}
+        uid, version = str(metadata.get("uid") or ""), str(metadata.get("resourceVersion") or "")
+        known = self._workspace_models.get(uid)
+        if uid and version and known is not None and known[0] == version:
+            return known[1]
+        workspace = Workspace.model_validate(body)
+        if uid and version:
+            if known is None and len(self._workspace_models) >= WORKSPACE_MODELS_KEPT:
+                self._workspace_models.clear()  # Workspaces deleted over a long life: start afresh
+            self._workspace_models[uid] = (version, workspace)
+        return workspace
+
     async def _context(self, obj: ComputeResource, driver: ComputeDriver, workspace_body: Mapping[str, Any] | None,
                        *, deleting: bool = False) -> ComputeContext | Outcome:
         async def resolve(workspace: Workspace) -> ResolvedCredentials:
             return await resolve_credentials(workspace, self._read_data, self.settings.may_use_operator_identity)
 
-        found = await gather(obj, tuple(driver.secret_needs(obj)), workspace_body, deleting=deleting,
+        found = await gather(obj, tuple(driver.secret_needs(obj)), self._workspace_model(workspace_body),
+                             deleting=deleting,
                              orphan=deletion_policy_of(obj) == "Orphan", resolve=resolve,
                              read_secret=self._read_stored, remembered=self._credentials, now=now(),
                              requeue=self.settings.poll_interval)
@@ -143,6 +181,7 @@ class Runtime:
                                 workspace_body: Mapping[str, Any] | None, *, resync: bool = False) -> Outcome:
         """``resync``: the timer's pass (reads the workspace list, obeys the retry schedule); otherwise the
         object changed or the operator restarted, and a failed step runs again at once."""
+        self._resting.pop(obj.metadata.uid, None)
         ctx = await self._context(obj, driver, workspace_body)
         if isinstance(ctx, Outcome):
             return ctx
@@ -168,6 +207,12 @@ class Runtime:
             CURRENT_PRIORITY.reset(token)
         if ctx.looked is not None:  # fresher than the list: the next drift look reads it instead of a GET
             self.snapshots.refresh(ctx.target, ctx.looked)
+        elif (resync and isinstance(ctx.observed, Observation) and result.state == "ready" and not result.events
+              and result.requeue_after is None and not isinstance(obj, InferenceCluster)
+              and result.status == obj.status.to_json()):
+            # InferenceClusters republish their kubeconfig on a schedule: every pass of theirs counts.
+            self._resting[obj.metadata.uid] = _Resting(obj.metadata.resource_version, _version_of(workspace_body),
+                                                       ctx.target, obj.azure_name, ctx.observed)
         # connect() always gives the SDK client; the isinstance tells the type checker it also lists keys.
         if isinstance(obj, InferenceCluster) and _ready(result) and isinstance(ctx.client, SdkComputeClient):
             ref = obj.spec.kubeconfig_secret_ref
@@ -201,6 +246,7 @@ class Runtime:
 
     async def delete_compute(self, obj: ComputeResource, driver: ComputeDriver,
                              workspace_body: Mapping[str, Any] | None) -> Outcome:
+        self._resting.pop(obj.metadata.uid, None)
         # Deleting sends no body: a credentials Secret already gone (a namespace being deleted) must not block it.
         ctx = await self._context(obj, driver, workspace_body, deleting=True)
         if isinstance(ctx, Outcome):
@@ -210,6 +256,17 @@ class Runtime:
             return await delete_compute(obj, driver, ctx)
         finally:
             CURRENT_PRIORITY.reset(token)
+
+
+    def still_resting(self, uid: str, version: str, workspace_body: Mapping[str, Any] | None) -> bool:
+        """Whether a resync pass would find what the last one found, Ready with nothing to do: the object
+        (``version``, its resourceVersion), its Workspace, the Secrets and the compute as the workspace list
+        shows it are all as they were then (a Secret's change forgets every quiet pass). Costs no parse."""
+        resting = self._resting.get(uid)
+        return (resting is not None and resting.version == version != ""
+                and resting.workspace_version == _version_of(workspace_body)
+                and self.snapshots.still(resting.target, resting.name, resting.observed,
+                                         self.settings.drift_interval))
 
 
 def _work_in_flight(obj: ComputeResource) -> bool:
@@ -222,10 +279,14 @@ def _credentials_secret(workspace: Workspace) -> str | None:
     return ref.name if ref is not None else None
 
 
+def _version_of(body: Mapping[str, Any] | None) -> str:
+    return str(((body or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+
 def _inputs(workspace_body: Mapping[str, Any] | None, secret_versions: Mapping[str, str]) -> str:
     """What a failed attempt depended on besides the object: a change here is worth an immediate retry."""
-    version = str(((workspace_body or {}).get("metadata") or {}).get("resourceVersion") or "")
-    return ",".join([f"workspace@{version}", *(f"{k}@{v}" for k, v in sorted(secret_versions.items()))])
+    return ",".join([f"workspace@{_version_of(workspace_body)}",
+                     *(f"{k}@{v}" for k, v in sorted(secret_versions.items()))])
 
 
 def _jitter(key: str) -> float:

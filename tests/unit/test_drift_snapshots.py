@@ -82,3 +82,24 @@ async def test_a_read_made_while_the_next_list_ran_outlives_that_list() -> None:
     azure.computes["busy"] = {"properties": {"provisioningState": "Deleting"}}
     seen = await snapshots.observe(azure, TARGET, "busy", max_age=300, retry_after_failure=10)
     assert isinstance(seen, Observation) and seen.resource == azure.computes["busy"]
+
+
+async def test_a_compute_listed_again_as_before_keeps_its_entry_so_a_pass_can_tell_nothing_changed() -> None:
+    azure, clock = FakeAzure(), Clock()
+    azure.computes["same"] = SUCCEEDED
+    azure.computes["moved"] = SUCCEEDED
+    snapshots = WorkspaceSnapshots(clock)
+    same = await snapshots.observe(azure, TARGET, "same", max_age=300, retry_after_failure=10)
+    moved = await snapshots.observe(azure, TARGET, "moved", max_age=300, retry_after_failure=10)
+    assert isinstance(same, Observation) and isinstance(moved, Observation)
+    assert snapshots.still(TARGET, "SAME", same, max_age=300)
+    clock.now = 300
+    assert not snapshots.still(TARGET, "same", same, max_age=300)  # too old: a pass must list again
+    azure.computes["moved"] = {"properties": {"computeType": "AmlCompute", "provisioningState": "Failed"}}
+    await snapshots.observe(azure, TARGET, "same", max_age=300, retry_after_failure=10)
+    assert snapshots.still(TARGET, "same", same, max_age=300)
+    assert not snapshots.still(TARGET, "moved", moved, max_age=300)
+    azure.fail = AzureError("ServiceUnavailable", 503, "AzureUnavailable", True, "down")
+    clock.now = 600
+    await snapshots.observe(azure, TARGET, "same", max_age=300, retry_after_failure=10)
+    assert not snapshots.still(TARGET, "same", same, max_age=300)  # a failed list shows nothing

@@ -59,7 +59,8 @@ async def run(body: dict[str, Any] | None, *, deleting: bool = False, orphan: bo
     async def read(_namespace: str, name: str) -> Stored | None:
         return (secrets or {}).get(name)
 
-    return await gather(cluster(), (NEED,), body, deleting=deleting, orphan=orphan, resolve=resolve,
+    parsed = Workspace.model_validate(body) if body is not None else None
+    return await gather(cluster(), (NEED,), parsed, deleting=deleting, orphan=orphan, resolve=resolve,
                         read_secret=read, remembered=remembered or LastGoodCredentials(), now=NOW, requeue=5)
 
 
@@ -115,8 +116,9 @@ async def test_a_secret_the_api_server_will_not_give_is_a_condition_not_a_crash(
     async def forbidden(_namespace: str, name: str) -> Stored | None:
         raise SecretUnreadable(name, "the API server answered 403 Forbidden")
 
-    found = await gather(cluster(), (NEED,), workspace(True), deleting=False, orphan=False, resolve=resolve,
-                         read_secret=forbidden, remembered=LastGoodCredentials(), now=NOW, requeue=5)
+    found = await gather(cluster(), (NEED,), Workspace.model_validate(workspace(True)), deleting=False,
+                         orphan=False, resolve=resolve, read_secret=forbidden,
+                         remembered=LastGoodCredentials(), now=NOW, requeue=5)
     assert isinstance(found, Outcome) and found.reason == "SecretUnreadable"
     assert "'admin' could not be read: the API server answered 403 Forbidden" in found.message
 

@@ -64,7 +64,7 @@ KINDS: dict[str, tuple[type[ComputeResource], DriverFor]] = {
 
 def _parse(body: kopf.Body, resource: kopf.Resource) -> tuple[ComputeResource, ComputeDriver]:
     model, driver_for = KINDS[resource.plural]
-    obj = model.model_validate(body)
+    obj = model.model_validate(dict(body))
     return obj, driver_for(obj)
 
 
@@ -107,14 +107,17 @@ async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
     """
     if body.metadata.get("deletionTimestamp"):
         return  # the delete handler has the object
-    if (_CHANGE_HANDLER_HAS.get(str(body.metadata.uid), 0) > time.monotonic()
+    uid = str(body.metadata.uid)
+    if (_CHANGE_HANDLER_HAS.get(uid, 0) > time.monotonic()
             or body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration")):
         # The change handler has the object (or a spec change it has not taken yet): look again soon, in
         # case it hands over a step that waits.
         raise kopf.TemporaryError("the change handler has the object", delay=POLL)
     runtime: Runtime = memo.runtime
-    result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
-                                    resync=True, budget=POLL)
+    workspace = _workspace(body, workspaces_by_name)
+    if runtime.still_resting(uid, str(body.metadata.get("resourceVersion") or ""), workspace):
+        return  # most ticks of a resting object end here
+    result = await _pass_and_follow(runtime, body, resource, workspace, resync=True, budget=POLL)
     outcome.apply(result, body, patch, logger)
     wait = next_look(result, now(), POLL)
     if wait is not None and wait < RESYNC:
@@ -135,7 +138,7 @@ async def _pass_and_follow(runtime: Runtime, body: kopf.Body, resource: kopf.Res
     The operation's URL and intent are already stored or recoverable from Azure (a crash here resumes
     from Azure's state), so only the last status is written; the events of every pass are posted."""
     model, driver_for = KINDS[resource.plural]
-    obj = model.model_validate(body)
+    obj = model.model_validate(dict(body))  # kopf's live body resolves every lookup through its views
     driver = driver_for(obj)
     result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
     events, waited = list(result.events), 0.0

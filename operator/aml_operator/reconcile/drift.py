@@ -44,7 +44,8 @@ class WorkspaceSnapshots:
                 try:
                     observations = await client.list(target)
                     snapshot = self._newer_reads_kept(
-                        target, started, _Snapshot(self._clock(), {o.name.lower(): o for o in observations}))
+                        target, started, self._unchanged_kept(
+                            target, _Snapshot(self._clock(), {o.name.lower(): o for o in observations})))
                 except AzureError as exc:
                     snapshot = _Snapshot(self._clock(), {}, exc, max(exc.retry_after or 0.0, retry_after_failure))
                 self._snapshots[target] = snapshot
@@ -62,6 +63,24 @@ class WorkspaceSnapshots:
                     listed.by_name[name] = previous.by_name[name]
                     listed.read_at[name] = at
         return listed
+
+    def _unchanged_kept(self, target: WorkspaceTarget, listed: _Snapshot) -> _Snapshot:
+        """A compute Azure shows as before keeps its entry: a pass that saw it can tell by identity that
+        nothing changed (``still``), and the old and the new copy are not both held."""
+        previous = self._snapshots.get(target)
+        if previous is not None and previous.failure is None:
+            for name, observation in listed.by_name.items():
+                kept = previous.by_name.get(name)
+                if kept is not None and kept.resource == observation.resource:
+                    listed.by_name[name] = kept
+        return listed
+
+    def still(self, target: WorkspaceTarget, name: str, seen: Observation, max_age: float) -> bool:
+        """Whether a good snapshot young enough to be read without a new list shows exactly ``seen``."""
+        snapshot = self._snapshots.get(target)
+        return (snapshot is not None and snapshot.failure is None
+                and self._clock() - snapshot.taken < (snapshot.max_age or max_age)
+                and snapshot.by_name.get(name.lower()) is seen)
 
     def listed(self, target: WorkspaceTarget, name: str) -> bool | None:
         """Whether the last list of the workspace had the compute; None when there is no good list."""

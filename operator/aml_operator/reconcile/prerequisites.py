@@ -66,11 +66,11 @@ def waiting(obj: ComputeResource, reason: str, message: str, now: datetime, requ
                    finished=finished)
 
 
-async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace_body: Mapping[str, object] | None,
+async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace: Workspace | None,
                  *, deleting: bool, orphan: bool, resolve: ResolveCredentials, read_secret: SecretLookup,
                  remembered: LastGoodCredentials, now: datetime, requeue: float) -> Prerequisites | Outcome:
     ref = obj.spec.workspace_ref.name
-    if workspace_body is None:
+    if workspace is None:
         gone = waiting(obj, "WorkspaceNotFound",
                        f"Workspace {ref!r} (spec.workspaceRef) does not exist in this namespace", now, requeue,
                        finished=deleting)
@@ -79,7 +79,6 @@ async def gather(obj: ComputeResource, needs: tuple[SecretNeed, ...], workspace_
                                      f"compute {obj.azure_name} is left in Azure: without Workspace {ref!r} "
                                      "the operator cannot reach it"))
         return gone
-    workspace = Workspace.model_validate(workspace_body)
     key = (obj.metadata.namespace, ref)
     fallback = remembered.by_workspace.get(key) if deleting and workspace.status.location else None
     if workspace.metadata.deletion_timestamp is not None and not deleting:
