@@ -66,16 +66,23 @@ def test_remaining_header_lowers_but_never_raises_our_count() -> None:
 async def test_remaining_header_counts_the_requests_sent_after_the_one_it_answers() -> None:
     clock = FakeClock()
     limiter = SubscriptionLimiter({op: BucketSpec(10, 1) for op in OperationType}, clock)
+    marks = []
     for _ in range(4):
         assert await limiter.acquire("PUT") == 0
-    # Azure answered the first with 5 left; the three still in flight will take three of those five.
-    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "5"}, None)
+        marks.append(limiter.granted("PUT"))
+    writes = limiter.buckets[OperationType.WRITE]
+    # The second request's answer: 6 left. The first, sent before it, is in that count already;
+    # the third and fourth, sent after it and unanswered, will take two of those six.
+    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "6"}, None, marks[1])
     limiter.finished("PUT")
-    assert limiter.buckets[OperationType.WRITE].tokens == 2
-    for _ in range(3):
-        limiter.finished("PUT")
-    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "1"}, None)
-    assert limiter.buckets[OperationType.WRITE].tokens == 1  # nothing else in flight
+    assert writes.tokens == 4
+    # The first request's answer comes late, with the count as Azure had it before the second: no news.
+    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "7"}, None, marks[0])
+    limiter.finished("PUT")
+    assert writes.tokens == 4
+    limiter.observe_response("PUT", 200, {"x-ms-ratelimit-remaining-subscription-writes": "3"}, None, marks[3])
+    limiter.finished("PUT")
+    assert writes.tokens == 3  # nothing was sent after the fourth
 
 
 def test_429_blocks_the_bucket_for_retry_after() -> None:

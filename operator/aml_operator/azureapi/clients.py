@@ -37,6 +37,7 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
     async def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
         method = request.http_request.method
         waited = await self.limiter.acquire(method)
+        mark = self.limiter.granted(method)
         if waited:
             metrics.THROTTLE_WAIT.inc(waited)
         try:
@@ -47,7 +48,7 @@ class RateLimitPolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
             if http.status_code == 429:
                 metrics.THROTTLED.inc()
             self.limiter.observe_response(method, http.status_code, http.headers,
-                                          parse_retry_after(http.headers.get("Retry-After")))
+                                          parse_retry_after(http.headers.get("Retry-After")), mark)
         finally:
             self.limiter.finished(method)
         return response

@@ -141,6 +141,8 @@ class SubscriptionLimiter:
         self._arrival = itertools.count()
         self._in_flight = dict.fromkeys(specs, 0)
         """Requests given a token and not yet answered, by operation type."""
+        self._granted = dict.fromkeys(specs, 0)
+        """Tokens given so far, by operation type: ``granted`` marks a request's place among them."""
 
     def reserve(self, method: str) -> float:
         wait = self.buckets[OperationType.of_method(method)].reserve()
@@ -157,6 +159,7 @@ class SubscriptionLimiter:
         self.stats.requests += 1
         if not waiting and self.buckets[op].take_if_available():
             self._in_flight[op] += 1
+            self._granted[op] += 1
             return 0.0
         started = self._clock()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -167,6 +170,7 @@ class SubscriptionLimiter:
             self._dispatchers[op] = asyncio.get_running_loop().create_task(self._dispatch(op))
         await turn
         self._in_flight[op] += 1
+        self._granted[op] += 1
         waited = self._clock() - started
         self.stats.throttled_waits += 1
         self.stats.waited_seconds += waited
@@ -187,20 +191,28 @@ class SubscriptionLimiter:
             else:
                 bucket.give_back()
 
+    def granted(self, method: str) -> int:
+        """How many tokens of the method's bucket were given so far; taken right after ``acquire``, it marks
+        the request for ``observe_response``."""
+        return self._granted[OperationType.of_method(method)]
+
     def finished(self, method: str) -> None:
         """The request ``acquire`` let go has its answer (or failed without one)."""
         op = OperationType.of_method(method)
         self._in_flight[op] = max(0, self._in_flight[op] - 1)
 
     def observe_response(self, method: str, status: int, headers: Mapping[str, str],
-                         retry_after: float | None) -> None:
-        """Call before ``finished`` for the same request."""
+                         retry_after: float | None, mark: int | None = None) -> None:
+        """Azure's answer to a request, before ``finished`` for it. ``mark``: ``granted`` when it was sent; the
+        requests sent after it and not yet answered are not in Azure's remaining count yet (those sent
+        before it are, and so are those answered already, whose own count lowered the bucket)."""
         op = OperationType.of_method(method)
         bucket = self.buckets[op]
         lowered = {k.lower(): v for k, v in headers.items()}
         remaining = lowered.get(f"x-ms-ratelimit-remaining-subscription-{op.value}")
         if remaining is not None and remaining.strip().isdigit():
-            bucket.observe_remaining(int(remaining), max(0, self._in_flight[op] - 1))
+            later = self._granted[op] - mark if mark is not None else 0
+            bucket.observe_remaining(int(remaining), max(0, min(later, self._in_flight[op] - 1)))
         if status == 429:
             self.stats.server_throttles += 1
             bucket.block_for(retry_after if retry_after is not None else 1.0)
