@@ -324,6 +324,7 @@ def run(plane: ControlPlane, workdir: Path, options: Options, report: Report | N
                     namespaces)
             _until(workspaces_ready, 300, "Workspaces Ready", 0.5)
             converge(plane, emu, api, pid, options, report)
+            report.peak_rss_mib = _status_kib(pid, "VmHWM") / 1024  # kept if a later step fails or is interrupted
             at_rest(plane, emu, pid, options, report)
             probe(emu, api, options, report)
             delete_all(plane, emu, api, options, report)
