@@ -257,7 +257,6 @@ class Runtime:
         finally:
             CURRENT_PRIORITY.reset(token)
 
-
     def still_resting(self, uid: str, version: str, workspace_body: Mapping[str, Any] | None) -> bool:
         """Whether a resync pass would find what the last one found, Ready with nothing to do: the object
         (``version``, its resourceVersion), its Workspace, the Secrets and the compute as the workspace list
