@@ -89,6 +89,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     # RSS at rest follows what the operator holds, not its convergence peak (see handlers.memory).
     memo.memory_trimmer = asyncio.create_task(memory.trim_periodically(), name="memory-trimmer")
     metrics.serve(ours.metrics_port)
+    memory.freeze_startup_objects()
     logger.info("azureml-compute-operator: ARM %s, cluster id %s, drift every %ss",
                 ours.arm_endpoint, cluster_id, ours.drift_interval)
     if ours.peering:

@@ -5,6 +5,11 @@ JSON) on several threads. CPython returns them to glibc's malloc, which keeps th
 arenas: measured at N=200 computes, 55 MiB of a 284 MiB RSS at rest was such free heap, given back by
 one ``malloc_trim(0)``. Trimming once a minute costs milliseconds and keeps RSS at rest near what the
 operator actually holds, instead of near its convergence peak. Elsewhere than glibc it does nothing.
+
+What was allocated before the first object arrives (modules, classes, pydantic schemas) lives as long as
+the process; left in the collector's oldest generation, every full collection walks it again (at rest
+with 1,000 objects and a 30 s drift interval, full collections were 12 % of the operator's CPU, each
+0.33 s; 0.16 s once frozen). ``gc.freeze`` takes it out.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -44,6 +50,12 @@ def release_free_heap() -> bool:
         return False
     _MALLOC_TRIM(0)
     return True
+
+
+def freeze_startup_objects() -> None:
+    """Once, when start-up is done: what exists now is never garbage, so collections stop walking it."""
+    gc.collect()
+    gc.freeze()
 
 
 async def trim_periodically(interval: float = TRIM_INTERVAL) -> None:
