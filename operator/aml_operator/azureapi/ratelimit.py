@@ -108,11 +108,11 @@ class TokenBucket:
     def give_back(self) -> None:
         self.tokens = min(self.spec.capacity, self.tokens + 1.0)
 
-    def observe_remaining(self, remaining: int, in_flight: int = 0) -> None:
+    def observe_remaining(self, remaining: int, sent_after: int = 0) -> None:
         """Azure's count of what is left is authoritative when it is lower than ours; the requests sent
-        after the one it answered (``in_flight``) will take theirs from it too."""
+        after the one it answered and not answered yet (``sent_after``) will take theirs from it too."""
         self._refill()
-        self.tokens = min(self.tokens, float(remaining - in_flight))
+        self.tokens = min(self.tokens, float(remaining - sent_after))
 
     def block_for(self, seconds: float) -> None:
         self._refill()

@@ -1,4 +1,5 @@
-"""Handing freed heap back to the system, so the operator's memory at rest follows what it holds.
+"""Handing freed heap back to the system, so the operator's memory at rest follows what it holds; keeping
+start-up objects out of the garbage collector's way.
 
 Converging many computes at once allocates and frees a lot of small objects (bodies, patches, wire
 JSON) on several threads. CPython returns them to glibc's malloc, which keeps the freed pages in its
