@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -95,6 +96,7 @@ class Report:
     converge_answers: dict[str, Counter[int]] = field(default_factory=dict)
     throttled: int = 0
     peak_connections: int = 0
+    peak_kube_connections: int = 0
     converge_cpu_seconds: float = 0.0
     converge_cpu_by_process: dict[str, float] = field(default_factory=dict)
     """CPU seconds of every process of the run while converging: which one the 2 cores went to."""
@@ -130,7 +132,8 @@ class Report:
                f"(creating the objects took {self.applied_seconds:.1f} s; Ready at "
                + ", ".join(f"{k} {v:.1f} s" for k, v in self.ready_fraction_times.items()) + ")")
         yield (f"PUTs: {self.puts} ({self.puts / self.converge_seconds:.1f}/s), 429s: {self.throttled}, "
-               f"operator CPU {self.converge_cpu_seconds:.1f} s, peak TCP connections to ARM {self.peak_connections}")
+               f"operator CPU {self.converge_cpu_seconds:.1f} s, peak TCP connections to ARM {self.peak_connections}, "
+               f"to the API server {self.peak_kube_connections}")
         if self.converge_cpu_by_process:
             yield ("CPU while converging, by process: " + ", ".join(
                 f"{name} {seconds:.1f} s" for name, seconds in sorted(
@@ -360,25 +363,37 @@ def converge(plane: ControlPlane, emu: Emulator, api: k8s.CustomObjectsApi, pid:
     processes = {"operator": pid, "emulator": emu.process.pid, "benchmark (writers, Ready polls)": os.getpid(),
                  **{process.name: process.pid for process in plane.processes}}
     cpu_by_process_before = {name: cpu_seconds(p) for name, p in processes.items()}
+    kube_port = plane.apiserver_port
+    sampling = threading.Event()
+
+    def sample_connections() -> None:
+        # Every half second from the first write on: the peak comes while the objects arrive.
+        while not sampling.wait(0.5):
+            report.peak_connections = max(report.peak_connections, connections_to(pid, port))
+            report.peak_kube_connections = max(report.peak_kube_connections, connections_to(pid, kube_port))
+    sampler = threading.Thread(target=sample_connections, daemon=True)
+    sampler.start()
     started = time.monotonic()
-    # Several writers at once, as a GitOps sync applies: one kubectl sending them one by one would
-    # measure kubectl on a busy machine more than the operator.
-    with ThreadPoolExecutor(APPLY_WORKERS) as pool:
-        list(pool.map(lambda obj: api.create_namespaced_custom_object(
-            GROUP, VERSION, obj["metadata"]["namespace"], PLURAL, obj), manifests))
-    report.applied_seconds = time.monotonic() - started
-    ready_at: dict[str, float] = {}
-    while len(ready_at) < len(names):
-        now = time.monotonic() - started
-        for item in _our_computes(api, options):
-            if item["metadata"]["name"] not in ready_at and _ready(item):
-                ready_at[item["metadata"]["name"]] = now
-        report.peak_connections = max(report.peak_connections, connections_to(pid, port))
-        if now > options.timeout:
-            raise SystemExit(f"{len(names) - len(ready_at)} computes not Ready after {options.timeout:.0f} s")
-        # Each look lists every object: at thousands, looking every second would load the API server more
-        # than the operator does.
-        time.sleep(max(1.0, options.computes / 2000))
+    try:
+        # Several writers at once, as a GitOps sync applies: one kubectl sending them one by one would
+        # measure kubectl on a busy machine more than the operator.
+        with ThreadPoolExecutor(APPLY_WORKERS) as pool:
+            list(pool.map(lambda obj: api.create_namespaced_custom_object(
+                GROUP, VERSION, obj["metadata"]["namespace"], PLURAL, obj), manifests))
+        report.applied_seconds = time.monotonic() - started
+        ready_at: dict[str, float] = {}
+        while len(ready_at) < len(names):
+            now = time.monotonic() - started
+            for item in _our_computes(api, options):
+                if item["metadata"]["name"] not in ready_at and _ready(item):
+                    ready_at[item["metadata"]["name"]] = now
+            if now > options.timeout:
+                raise SystemExit(f"{len(names) - len(ready_at)} computes not Ready after {options.timeout:.0f} s")
+            # Each look lists every object: at thousands, looking every second would load the API server more
+            # than the operator does.
+            time.sleep(max(1.0, options.computes / 2000))
+    finally:
+        sampling.set()
     report.converge_seconds = max(ready_at.values())
     report.converge_cpu_seconds = cpu_seconds(pid) - cpu_before
     report.converge_cpu_by_process = {name: cpu_seconds(p) - cpu_by_process_before[name]
