@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     namespaces = tuple(args.namespace or settings.namespaces)
     import aml_operator.handlers  # noqa: F401  (registers the handlers with kopf)
-    from aml_operator.handlers import logs
+    from aml_operator.handlers import logs, watch_bodies
+
+    watch_bodies.install()
 
     logs.configure("json" if (args.log_format or settings.log_format) == "json" else "text", args.verbose)
     identity = peering_identity()

@@ -1,0 +1,46 @@
+"""The bodies kopf keeps of the objects it watches, without ``metadata.managedFields``.
+
+kopf keeps the last body of every object that has a timer, for as long as the object exists. A
+ComputeCluster's body is 4.3 KB of JSON, 2.0 KB of it ``managedFields`` (the server-side apply
+bookkeeping of every field each writer set: a small dict per field); decoded, that is 21 KB a body,
+8.8 KB without it. The API server cannot be asked to leave it out of a watch, and nothing in the
+operator reads it (kopf keeps its own bookkeeping in annotations, and patches by merge), so it is
+dropped from every watch event before kopf sees it. kopf has no hook there: its one caller of the
+watch stream (``queueing.watcher``) is given a stream that drops the field; ``install`` fails at
+start-up, not silently, if a kopf version has moved that seam (and a test reads kopf's source).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from kopf._cogs.clients import watching
+from kopf._core.reactor import queueing
+
+_ORIGINAL: Callable[..., AsyncIterator[Any]] = watching.infinite_watch
+
+
+def without_managed_fields(event: Any) -> Any:
+    """A watch event with its object's ``managedFields`` dropped; anything else (kopf's bookmarks) as is."""
+    if isinstance(event, dict):
+        obj = event.get("object")
+        if isinstance(obj, dict):
+            metadata = obj.get("metadata")
+            if isinstance(metadata, dict):
+                metadata.pop("managedFields", None)
+    return event
+
+
+async def _slim_watch(**kwargs: Any) -> AsyncIterator[Any]:
+    async for event in _ORIGINAL(**kwargs):
+        yield without_managed_fields(event)
+
+
+def install() -> None:
+    """Once, before kopf starts watching."""
+    if getattr(queueing, "watching", None) is not watching or not inspect.isasyncgenfunction(_ORIGINAL):
+        raise RuntimeError("this kopf version no longer watches through watching.infinite_watch: "
+                           "aml_operator.handlers.watch_bodies must follow it")
+    watching.infinite_watch = _slim_watch
