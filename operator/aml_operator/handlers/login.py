@@ -2,8 +2,8 @@
 
 kopf's own session opens as many connections as it has requests at once: when hundreds of objects
 arrive together (an Argo CD sync), every object's status patch gets its own TLS connection, each with
-its read buffers (over 128 KiB), and the memory they took stays with the allocator after they close.
-Measured at N=1,000 objects applied at once: 310 connections to the API server at the peak. The same
+its read buffers (over 128 KiB). Measured with 1,000 objects applied at once: 310 connections to the
+API server at the peak, and a peak RSS of 280 MiB; bounded, 44 connections and 203 MiB. The same
 credentials kopf would find (in a Pod the service account, elsewhere KUBECONFIG) are used through a
 session whose connector keeps every watch stream its slot plus ``REQUEST_SLOTS`` for everything else.
 """
