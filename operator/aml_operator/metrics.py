@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from aml_operator.admission import Admission
 from aml_operator.api.common import UNFINISHED
 
 RECONCILES = Counter("aml_reconciles_total",
@@ -25,6 +26,9 @@ THROTTLE_WAIT = Counter("aml_arm_throttle_wait_seconds_total",
 LRO_DURATION = Histogram("aml_operation_duration_seconds", "Duration of Azure long-running operations.",
                          ["kind", "operation", "result"],
                          buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600))
+
+PASSES = Gauge("aml_compute_passes", "Compute passes running, and waiting for their turn (AML_CONCURRENT_PASSES).",
+               ["state"])
 
 _OPERATION = re.compile(
     r"/(workspaces|computes|vmSizes|usages|Quotas|computeOperationsStatus|listKeys|listNodes|start|stop|restart)"
@@ -85,6 +89,12 @@ def record_pass(kind: str, namespace: str, name: str, before: Mapping[str, Any],
             seconds = (now - datetime.fromisoformat(str(started).replace("Z", "+00:00"))).total_seconds()
             result = "Succeeded" if new_op.get("operationStatus") == "Succeeded" else "Failed"
             LRO_DURATION.labels(kind, str(old_op.get("operationName", "")), result).observe(max(0.0, seconds))
+
+
+def track_passes(admission: Admission) -> None:
+    """Read at each scrape: a queue that stays long says the limit or ARM's budget holds the operator back."""
+    PASSES.labels("running").set_function(lambda: admission.running)
+    PASSES.labels("waiting").set_function(lambda: admission.waiting)
 
 
 def serve(port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from inside the cluster

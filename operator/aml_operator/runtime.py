@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from aml_operator.admission import Admission, turn_of
 from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.common import UNFINISHED, ComputeResource, RetryStatus
 from aml_operator.api.conditions import READY
@@ -73,6 +75,7 @@ class Runtime:
         self.clients = ClientFactory(settings)
         self.secret_store = SecretStore()
         self.snapshots = WorkspaceSnapshots()
+        self.admission = Admission(settings.concurrent_passes)
         self._credentials = LastGoodCredentials()
         self._workspace_checks: dict[tuple[str, str], RetryStatus] = {}
         """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
@@ -114,6 +117,11 @@ class Runtime:
     async def _read_data(self, namespace: str, name: str) -> Mapping[str, str] | None:
         stored = await self._read_stored(namespace, name)
         return stored.data if stored is not None else None
+
+    def admitted(self, status: Mapping[str, Any] | None, *,
+                 deleting: bool = False) -> AbstractAsyncContextManager[None]:
+        """Wait for a compute pass's turn (given the object's stored status), before anything of it is built."""
+        return self.admission.slot(turn_of(status, deleting=deleting))
 
     async def reconcile_workspace(self, workspace: Workspace) -> Outcome:
         async def connect(resolved: ResolvedCredentials) -> SdkComputeClient:

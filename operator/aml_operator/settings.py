@@ -50,6 +50,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     namespaces: tuple[str, ...] = field(default_factory=tuple)
@@ -83,6 +92,10 @@ class Settings:
     retry_backoff: float = 30.0
     """Seconds before the first retry of a failure that needs a person (credentials, role, quota); the wait
     doubles on each failure up to 20 times this (AML_RETRY_BACKOFF)."""
+    concurrent_passes: int = 16
+    """Compute passes run at once (AML_CONCURRENT_PASSES); the others wait their turn, building nothing
+    meanwhile (``admission.py``). Sixteen keep ARM's budgets in use (a pass takes tens of milliseconds
+    unless it waits for them) while bounding the memory of a sync of thousands."""
     metrics_port: int = 8081
     """Port of the Prometheus metrics endpoint /metrics (AML_METRICS_PORT); 0 turns it off."""
     log_format: str = "text"
@@ -123,6 +136,7 @@ class Settings:
             drift_interval=_float(env, "AML_DRIFT_INTERVAL", cls.drift_interval),
             poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
             retry_backoff=_float(env, "AML_RETRY_BACKOFF", cls.retry_backoff),
+            concurrent_passes=_count(env, "AML_CONCURRENT_PASSES", cls.concurrent_passes),
             metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),
             cluster_id=env.get("AML_CLUSTER_ID", "").strip(),
             log_format=_log_format(env.get("AML_LOG_FORMAT")),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
-from aml_operator.metrics import operation_of, record_pass
+from aml_operator.admission import Admission, Turn
+from aml_operator.metrics import operation_of, record_pass, track_passes
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 LOC = "/subscriptions/s/providers/Microsoft.MachineLearningServices/locations/westeurope"
@@ -49,3 +51,21 @@ def test_an_operation_is_timed_from_its_intent_or_its_start_to_its_end(before: s
     record_pass(f"Timed{before}", "ns", "obj", {"lastOperation": {**op, "operationStatus": before}},
                 {"lastOperation": {**op, "operationStatus": "Succeeded"}}, datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC))
     assert REGISTRY.get_sample_value("aml_operation_duration_seconds_sum", labels) == 2.0
+
+
+async def test_passes_running_and_waiting_are_read_at_each_scrape() -> None:
+    admission = Admission(1)
+    track_passes(admission)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with admission.slot(Turn.NEW):
+            await release.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert REGISTRY.get_sample_value("aml_compute_passes", {"state": "running"}) == 1
+    assert REGISTRY.get_sample_value("aml_compute_passes", {"state": "waiting"}) == 2
+    release.set()
+    await asyncio.gather(*tasks)
+    assert REGISTRY.get_sample_value("aml_compute_passes", {"state": "waiting"}) == 0

@@ -18,13 +18,20 @@ def test_environment_overrides() -> None:
     settings = Settings.from_env({
         "AML_OPERATOR_NAMESPACES": "a, b", "AML_ARM_ENDPOINT": "https://127.0.0.1:8443/",
         "AML_OPERATOR_IDENTITY_NAMESPACES": "b", "AML_POLL_INTERVAL": "2.5", "AML_OPERATOR_PEERING": "aml",
-        "AML_METRICS_PORT": "0",
+        "AML_METRICS_PORT": "0", "AML_CONCURRENT_PASSES": "4",
     })
     assert settings.namespaces == ("a", "b")
     assert settings.arm_endpoint == "https://127.0.0.1:8443"
     assert settings.may_use_operator_identity("b") and not settings.may_use_operator_identity("a")
     assert settings.poll_interval == 2.5 and not settings.standalone and settings.metrics_port == 0
     assert Settings.from_env({"AML_OPERATOR_IDENTITY_NAMESPACES": "*"}).may_use_operator_identity("any")
+    assert settings.concurrent_passes == 4 and Settings.from_env({}).concurrent_passes == 16
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-1", "2.5"])
+def test_bad_pass_counts_are_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match="AML_CONCURRENT_PASSES must be a whole number of at least 1"):
+        Settings.from_env({"AML_CONCURRENT_PASSES": value})
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,9 +40,6 @@ INTENT_GRACE = 60.0
 """Seconds a change handler that asked kopf to call it again (an intent to PUT, an operation to follow) has
 to come back before the timer may take the object: kopf first writes the status and its retry state, which
 a busy API server can take many seconds to accept (10 s let the timer in: 20 second PUTs in 5,000 creates)."""
-PASS_HOLD = 600.0
-"""How long a running change handler call keeps the timer away: its requests may queue behind thousands of
-others for ARM's read budget, and a timer pass meanwhile would read (and try to write) the same compute."""
 _CHANGE_HANDLER_HAS: dict[str, float] = {}
 """uid → monotonic deadline: a change handler is running or comes straight back (to PUT the intent it
 recorded, to follow its operation); the timer, which sees only the stored status, keeps away meanwhile.
@@ -81,7 +79,9 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     started, until Azure ends it. What waits otherwise (a Workspace, a retry, drift) is the resync timer's."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
-    _CHANGE_HANDLER_HAS[uid] = time.monotonic() + PASS_HOLD
+    # However long its turn takes to come (behind thousands of others), a timer pass meanwhile would read
+    # and try to write the same compute.
+    _CHANGE_HANDLER_HAS[uid] = math.inf
     try:
         result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
                                         resync=False, budget=FOLLOW_BUDGET)
@@ -138,15 +138,17 @@ async def _pass_and_follow(runtime: Runtime, body: kopf.Body, resource: kopf.Res
     The operation's URL and intent are already stored or recoverable from Azure (a crash here resumes
     from Azure's state), so only the last status is written; the events of every pass are posted."""
     model, driver_for = KINDS[resource.plural]
-    obj = model.model_validate(dict(body))  # kopf's live body resolves every lookup through its views
-    driver = driver_for(obj)
-    result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
+    async with runtime.admitted(body.get("status")):
+        obj = model.model_validate(dict(body))  # kopf's live body resolves every lookup through its views
+        driver = driver_for(obj)
+        result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
     events, waited = list(result.events), 0.0
     while result.requeue_after and waited + result.requeue_after < budget:
-        await asyncio.sleep(result.requeue_after)
+        await asyncio.sleep(result.requeue_after)  # between passes the slot is another's
         waited += result.requeue_after
-        obj = model.model_validate({**body, "status": result.status})
-        result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
+        async with runtime.admitted(result.status):
+            obj = model.model_validate({**body, "status": result.status})
+            result = await runtime.reconcile_compute(obj, driver, workspace, resync=resync)
         events.extend(result.events)
     result.events = events
     return result
@@ -156,8 +158,9 @@ async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
                             resource: kopf.Resource,
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    obj, driver = _parse(body, resource)
-    result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
+    async with runtime.admitted(body.get("status"), deleting=True):
+        obj, driver = _parse(body, resource)
+        result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
     outcome.apply(result, body, patch, logger)
     if not result.finished:
         raise kopf.TemporaryError(result.message or "waiting for Azure to delete the compute",
