@@ -82,18 +82,20 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     # However long its turn takes to come (behind thousands of others), a timer pass meanwhile would read
     # and try to write the same compute.
     _CHANGE_HANDLER_HAS[uid] = math.inf
+    coming_back_by: float | None = None
     try:
         result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
                                         resync=False, budget=FOLLOW_BUDGET)
-    except BaseException:
-        _CHANGE_HANDLER_HAS.pop(uid, None)
-        raise
-    outcome.apply(result, body, patch, logger)
-    if result.requeue_after is not None and _in_flight(result):
-        # The timer rests for a drift interval: the operation this handler started is its to follow.
-        _CHANGE_HANDLER_HAS[uid] = time.monotonic() + result.requeue_after + INTENT_GRACE
-        outcome.requeue(result)
-    _CHANGE_HANDLER_HAS.pop(uid, None)
+        outcome.apply(result, body, patch, logger)
+        if result.requeue_after is not None and _in_flight(result):
+            # The timer rests for a drift interval: the operation this handler started is its to follow.
+            coming_back_by = time.monotonic() + result.requeue_after + INTENT_GRACE
+            outcome.requeue(result)
+    finally:
+        if coming_back_by is None:
+            _CHANGE_HANDLER_HAS.pop(uid, None)
+        else:
+            _CHANGE_HANDLER_HAS[uid] = coming_back_by
 
 
 async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
