@@ -5,8 +5,10 @@ its first request waits for ARM's budget. When thousands of objects arrive at on
 start built all of it for all of them: the heap grew to the convergence peak and stayed there (CPython
 keeps an arena while one object in it lives). A pass waits here instead, holding nothing but its place.
 
-Waiting passes go in order of ``Turn``, then of arrival: what Azure is already doing and deletions before
-changes of known objects, those before new objects. A pass never waits here for another pass.
+Waiting passes go in order of ``Turn``, then of arrival: what Azure is already doing (a deletion sent
+included) before changes and deletions of known objects, those before new objects; so a deletion
+already sent is confirmed, and its finalizer removed, before the next thousand are sent. A pass never
+waits here for another pass.
 """
 
 from __future__ import annotations
@@ -24,22 +26,20 @@ from aml_operator.api.common import UNFINISHED
 
 class Turn(IntEnum):
     FINISHING = 0
-    """An operation Azure is running or our intent to start one, a deletion: finishing what was started."""
+    """An operation Azure is running (a deletion sent among them) or our intent to start one."""
     KNOWN = 1
-    """An object with a compute in Azure or a past operation: a change, a retry, a drift check."""
+    """An object with a compute in Azure or a past operation: a change, a retry, a drift check, a deletion."""
     NEW = 2
     """An object never acted on: its first pass."""
 
 
 def turn_of(status: Mapping[str, Any] | None, *, deleting: bool = False) -> Turn:
     """A pass's turn from the object's stored status (read raw: nothing is parsed before admission)."""
-    if deleting:
-        return Turn.FINISHING
     status = status or {}
     operation = status.get("lastOperation") or {}
     if operation.get("operationStatus") in UNFINISHED:
         return Turn.FINISHING
-    if operation or status.get("azureResourceId"):
+    if deleting or operation or status.get("azureResourceId"):
         return Turn.KNOWN
     return Turn.NEW
 

@@ -13,13 +13,14 @@ from aml_operator.admission import Admission, Turn, turn_of
     (None, False, Turn.NEW),
     ({}, False, Turn.NEW),
     ({"conditions": [{"type": "Ready", "status": "False"}]}, False, Turn.NEW),
-    ({"lastOperation": {"type": "Create", "operationStatus": "Pending"}}, False, Turn.FINISHING),
-    ({"lastOperation": {"type": "Create", "operationStatus": "InProgress"}}, False, Turn.FINISHING),
-    ({"lastOperation": {"type": "Create", "operationStatus": "Succeeded"}}, False, Turn.KNOWN),
-    ({"lastOperation": {"type": "Create", "operationStatus": "Failed"}}, False, Turn.KNOWN),
+    ({"lastOperation": {"operationName": "Create", "operationStatus": "Pending"}}, False, Turn.FINISHING),
+    ({"lastOperation": {"operationName": "Create", "operationStatus": "InProgress"}}, False, Turn.FINISHING),
+    ({"lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"}}, False, Turn.KNOWN),
+    ({"lastOperation": {"operationName": "Create", "operationStatus": "Failed"}}, False, Turn.KNOWN),
     ({"azureResourceId": "/subscriptions/s/…/computes/c"}, False, Turn.KNOWN),
-    ({}, True, Turn.FINISHING),
-    ({"lastOperation": {"type": "Create", "operationStatus": "Succeeded"}}, True, Turn.FINISHING),
+    ({}, True, Turn.KNOWN),
+    ({"lastOperation": {"operationName": "Create", "operationStatus": "Succeeded"}}, True, Turn.KNOWN),
+    ({"lastOperation": {"operationName": "Delete", "operationStatus": "InProgress"}}, True, Turn.FINISHING),
 ])
 def test_turn_follows_the_stored_status(status: dict | None, deleting: bool, turn: Turn) -> None:
     assert turn_of(status, deleting=deleting) is turn
