@@ -73,7 +73,7 @@ class Runtime:
         self.settings = settings
         self.cluster_id = cluster_id
         self.clients = ClientFactory(settings)
-        self.secret_store = SecretStore()
+        self.secret_store = SecretStore(settings.secret_refresh_interval)
         self.snapshots = WorkspaceSnapshots()
         self.admission = Admission(settings.concurrent_passes)
         self._credentials = LastGoodCredentials()

@@ -89,6 +89,10 @@ class Settings:
     """Seconds between observations of a workspace's computes (AML_DRIFT_INTERVAL)."""
     poll_interval: float = 10.0
     """Seconds between checks of an Azure operation in flight (AML_POLL_INTERVAL)."""
+    secret_refresh_interval: float = 60.0
+    """Seconds between re-reads of each Secret Workspaces and computes reference
+    (AML_SECRET_REFRESH_INTERVAL): how long a rotated value may take to reach Azure. One GET per referenced
+    Secret per interval, whatever the number of objects; never more than 30 a minute in all."""
     retry_backoff: float = 30.0
     """Seconds before the first retry of a failure that needs a person (credentials, role, quota); the wait
     doubles on each failure up to 20 times this (AML_RETRY_BACKOFF)."""
@@ -135,6 +139,7 @@ class Settings:
             operator_identity_namespaces=_csv(env.get("AML_OPERATOR_IDENTITY_NAMESPACES")),
             drift_interval=_float(env, "AML_DRIFT_INTERVAL", cls.drift_interval),
             poll_interval=_float(env, "AML_POLL_INTERVAL", cls.poll_interval),
+            secret_refresh_interval=_float(env, "AML_SECRET_REFRESH_INTERVAL", cls.secret_refresh_interval),
             retry_backoff=_float(env, "AML_RETRY_BACKOFF", cls.retry_backoff),
             concurrent_passes=_count(env, "AML_CONCURRENT_PASSES", cls.concurrent_passes),
             metrics_port=int(env.get("AML_METRICS_PORT") or cls.metrics_port),

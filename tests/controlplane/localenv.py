@@ -118,7 +118,8 @@ def operator(plane: ControlPlane, emu: dict[str, Any]) -> None:
     env = {
         **os.environ, "KUBECONFIG": str(plane.kubeconfig),
         "AML_ARM_ENDPOINT": emu["url"], "AML_AUTHORITY_HOST": emu["url"], "AML_CA_BUNDLE": emu["ca_file"],
-        "AML_POLL_INTERVAL": "2", "AML_DRIFT_INTERVAL": "30", "AML_METRICS_PORT": str(free_port()),
+        "AML_POLL_INTERVAL": "2", "AML_DRIFT_INTERVAL": "30",
+        "AML_SECRET_REFRESH_INTERVAL": "15", "AML_METRICS_PORT": str(free_port()),
     }
     proc = ManagedProcess.spawn("aml-operator", [
         str(VENV_BIN / "aml-operator"), "--liveness", f"http://127.0.0.1:{free_port()}/healthz",

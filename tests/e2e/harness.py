@@ -180,7 +180,7 @@ class Operator(OperatorProcess):
     def command(self) -> tuple[list[str], dict[str, str]]:
         return operator_command([self.namespace, *self.more_namespaces], {
             **self.env, **emulator_env(self.emulator), "AML_POLL_INTERVAL": f"{POLL_INTERVAL:g}",
-            "AML_DRIFT_INTERVAL": f"{DRIFT_INTERVAL:g}",
+            "AML_DRIFT_INTERVAL": f"{DRIFT_INTERVAL:g}", "AML_SECRET_REFRESH_INTERVAL": f"{DRIFT_INTERVAL:g}",
             "AML_CLUSTER_ID": "e2e-cluster", **self.extra_env,
         }, verbose=self.verbose, metrics_port=self.metrics_port)
 

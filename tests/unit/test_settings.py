@@ -18,7 +18,7 @@ def test_environment_overrides() -> None:
     settings = Settings.from_env({
         "AML_OPERATOR_NAMESPACES": "a, b", "AML_ARM_ENDPOINT": "https://127.0.0.1:8443/",
         "AML_OPERATOR_IDENTITY_NAMESPACES": "b", "AML_POLL_INTERVAL": "2.5", "AML_OPERATOR_PEERING": "aml",
-        "AML_METRICS_PORT": "0", "AML_CONCURRENT_PASSES": "4",
+        "AML_METRICS_PORT": "0", "AML_CONCURRENT_PASSES": "4", "AML_SECRET_REFRESH_INTERVAL": "5",
     })
     assert settings.namespaces == ("a", "b")
     assert settings.arm_endpoint == "https://127.0.0.1:8443"
@@ -26,6 +26,7 @@ def test_environment_overrides() -> None:
     assert settings.poll_interval == 2.5 and not settings.standalone and settings.metrics_port == 0
     assert Settings.from_env({"AML_OPERATOR_IDENTITY_NAMESPACES": "*"}).may_use_operator_identity("any")
     assert settings.concurrent_passes == 4 and Settings.from_env({}).concurrent_passes == 16
+    assert settings.secret_refresh_interval == 5 and Settings.from_env({}).secret_refresh_interval == 60
 
 
 @pytest.mark.parametrize("value", ["many", "0", "-1", "2.5"])

@@ -21,8 +21,8 @@ def load_config() -> None:
 class SecretsApi:
     """Decoded data of Secrets, as ``store`` remembers them (one store per process shares the reads)."""
 
-    def __init__(self, store: SecretStore | None = None) -> None:
-        self.store = store or SecretStore()
+    def __init__(self, store: SecretStore) -> None:
+        self.store = store
 
     async def read(self, namespace: str, name: str) -> Mapping[str, str] | None:
         """Decoded Secret data, or None when the Secret does not exist."""

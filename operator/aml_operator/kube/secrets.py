@@ -54,8 +54,6 @@ SecretKey = tuple[str, str]
 ChangeCallback = Callable[[str, str], None]
 """Called with (namespace, name) when a remembered Secret changed, appeared or went away."""
 
-REFRESH_INTERVAL = 15.0
-"""How stale a remembered Secret may be: the delay before a rotation reaches Azure at the latest."""
 IDLE_AFTER = 600.0
 """A Secret nobody asked for this long is forgotten (its Workspace or compute is gone)."""
 REFRESH_BUDGET_PER_MINUTE = 30.0
@@ -93,10 +91,11 @@ class _Remembered:
 
 
 class SecretStore:
-    def __init__(self, refresh_interval: float = REFRESH_INTERVAL, idle_after: float = IDLE_AFTER,
+    def __init__(self, refresh_interval: float, idle_after: float = IDLE_AFTER,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._core = client.CoreV1Api()
         self.refresh_interval = refresh_interval
+        """How stale a remembered Secret may be: the delay before a rotation reaches Azure at the latest."""
         self.idle_after = idle_after
         self._clock = clock
         self._remembered: dict[SecretKey, _Remembered] = {}
