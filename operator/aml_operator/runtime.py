@@ -25,6 +25,7 @@ from aml_operator.azureapi.clients import ClientFactory
 from aml_operator.azureapi.computes import SdkComputeClient
 from aml_operator.azureapi.ratelimit import CURRENT_PRIORITY, Priority
 from aml_operator.kube.secrets import OwnerRef, SecretStore, SecretWriteFailed, StoredSecret
+from aml_operator.look_schedule import LookSchedule
 from aml_operator.reconcile.computes import (
     ComputeContext,
     ComputeDriver,
@@ -76,6 +77,7 @@ class Runtime:
         self.secret_store = SecretStore(settings.secret_refresh_interval)
         self.snapshots = WorkspaceSnapshots()
         self.admission = Admission(settings.concurrent_passes)
+        self.looks = LookSchedule()
         self._credentials = LastGoodCredentials()
         self._workspace_checks: dict[tuple[str, str], RetryStatus] = {}
         """When each Workspace is looked at next (in memory: a restart looks at every one at once)."""
@@ -93,7 +95,7 @@ class Runtime:
 
         Workspaces using it as credentials are looked at on their next tick instead of their retry time;
         computes need nothing here: the Secret's version is part of each pass's inputs (``_inputs``), and a
-        failed step whose inputs changed runs on the next tick whatever its backoff."""
+        failed step whose inputs changed runs on the next look whatever its backoff."""
         for key, secret in self._workspace_secrets.items():
             if key[0] == namespace and secret == name:
                 self._workspace_checks.pop(key, None)
@@ -187,7 +189,7 @@ class Runtime:
 
     async def reconcile_compute(self, obj: ComputeResource, driver: ComputeDriver,
                                 workspace_body: Mapping[str, Any] | None, *, resync: bool = False) -> Outcome:
-        """``resync``: the timer's pass (reads the workspace list, obeys the retry schedule); otherwise the
+        """``resync``: a look's pass (reads the workspace list, obeys the retry schedule); otherwise the
         object changed or the operator restarted, and a failed step runs again at once."""
         self._resting.pop(obj.metadata.uid, None)
         ctx = await self._context(obj, driver, workspace_body)

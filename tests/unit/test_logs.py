@@ -20,7 +20,7 @@ def record(level: int, msg: str) -> logging.LogRecord:
 
 
 def test_a_requeue_is_progress_not_an_error() -> None:
-    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: creating compute cpu")
+    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: checking the credentials")
     crash = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed with an exception. Will retry.")
     api_retry = record(logging.ERROR, "Request attempt #1/9 failed; will retry: GET ... -> 429")
     for line in (requeue, crash, api_retry):
@@ -41,14 +41,14 @@ def test_a_refused_token_is_said_once_by_the_object_not_by_azure_identity_on_eve
 
 
 def test_a_timer_tick_that_changed_nothing_is_detail_and_a_handler_outcome_is_not() -> None:
-    tick = record(logging.INFO, "Timer 'computeclusters_resync' succeeded.")
+    tick = record(logging.INFO, "Timer 'workspace_recheck' succeeded.")
     index = record(logging.INFO, "Indexer 'workspaces_by_name' succeeded.")
     handled = record(logging.INFO, "Handler 'computeclusters_reconcile' succeeded.")
-    failed_tick = record(logging.ERROR, "Timer 'computeclusters_resync' failed with an exception. Will retry.")
+    failed_tick = record(logging.ERROR, "Timer 'workspace_recheck' failed with an exception. Will retry.")
     assert not RoutineIsDetail(verbose=False).filter(tick) and not RoutineIsDetail(verbose=False).filter(index)
     assert RoutineIsDetail(verbose=False).filter(handled) and handled.levelname == "INFO"
     assert RoutineIsDetail(verbose=False).filter(failed_tick) and failed_tick.levelname == "ERROR"
-    verbose = record(logging.INFO, "Timer 'computeclusters_resync' succeeded.")
+    verbose = record(logging.INFO, "Timer 'workspace_recheck' succeeded.")
     assert RoutineIsDetail(verbose=True).filter(verbose) and verbose.levelname == "DEBUG"
 
 
@@ -57,8 +57,8 @@ def test_a_timer_following_work_in_flight_is_detail_a_handler_requeue_stays_prog
         RequeueIsProgress().filter(line)
         return RoutineIsDetail(verbose=False).filter(line)
 
-    follow = record(logging.ERROR, "Timer 'computeclusters_resync' failed temporarily: creating compute cpu")
-    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: creating compute cpu")
+    follow = record(logging.ERROR, "Timer 'workspace_recheck' failed temporarily: checking the credentials")
+    requeue = record(logging.ERROR, "Handler 'computeclusters_reconcile' failed temporarily: checking the credentials")
     assert not through_both(follow)
     assert through_both(requeue) and requeue.levelname == "INFO"
 

@@ -17,6 +17,7 @@ from aml_operator.api.compute_cluster import ComputeCluster
 from aml_operator.api.compute_instance import ComputeInstance
 from aml_operator.api.inference_cluster import InferenceCluster
 from aml_operator.handlers import outcome
+from aml_operator.look_schedule import Look, WorkspaceKey
 from aml_operator.reconcile import attached_compute
 from aml_operator.reconcile.compute_cluster import ComputeClusterDriver
 from aml_operator.reconcile.compute_instance import ComputeInstanceDriver
@@ -31,19 +32,22 @@ SETTINGS = Settings.from_env()
 POLL = SETTINGS.poll_interval
 RESYNC = max(SETTINGS.drift_interval, POLL)
 """Seconds between a resting compute's looks at its workspace's list. The list is renewed once per drift
-interval, so looking more often finds nothing new and costs a kopf handler call per object. Work in flight,
-waiting or failing is looked at sooner (``next_look``)."""
+interval, so looking more often finds nothing new. Work in flight, waiting or failing is looked at sooner
+(``next_look``)."""
 FOLLOW_BUDGET = 3.0
 """Seconds a change handler call stays with the operation it started (looks at 1 s and 3 s) before kopf
 calls it again: a create Azure finishes in a second is Ready a second after its PUT."""
 INTENT_GRACE = 60.0
 """Seconds a change handler that asked kopf to call it again (an intent to PUT, an operation to follow) has
-to come back before the timer may take the object: kopf first writes the status and its retry state, which
-a busy API server can take many seconds to accept (10 s let the timer in: 20 second PUTs in 5,000 creates)."""
+to come back before its Workspace's driver may look at the object: kopf first writes the status and its retry
+state, which a busy API server can take many seconds to accept (10 s let a look in: 20 second PUTs in 5,000
+creates)."""
 _CHANGE_HANDLER_HAS: dict[str, float] = {}
 """uid → monotonic deadline: a change handler is running or comes straight back (to PUT the intent it
-recorded, to follow its operation); the timer, which sees only the stored status, keeps away meanwhile.
-An intent the timer recorded, or one left from before a restart, is the timer's."""
+recorded, to follow its operation); ``look``, which sees only the stored status, keeps away meanwhile.
+An intent a look recorded, or one left from before a restart, is the looks'."""
+RESOURCES: dict[str, kopf.Resource] = {}
+"""plural → the resource as kopf discovered it (its status subresource included): what a look patches."""
 DriverFor = Callable[[ComputeResource], ComputeDriver]
 
 
@@ -66,9 +70,14 @@ def _parse(body: kopf.Body, resource: kopf.Resource) -> tuple[ComputeResource, C
     return obj, driver_for(obj)
 
 
-def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any:
+def workspace_key(body: Mapping[str, Any]) -> WorkspaceKey:
+    """(namespace, name) of the Workspace the object references (``spec.workspaceRef`` is immutable)."""
     ref = (body.get("spec") or {}).get("workspaceRef", {}).get("name", "")
-    found = list(workspaces_by_name.get((body.metadata.namespace, ref), []))
+    return str((body.get("metadata") or {}).get("namespace") or ""), str(ref)
+
+
+def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any:
+    found = list(workspaces_by_name.get(workspace_key(body), []))
     return found[0] if found else None
 
 
@@ -76,11 +85,13 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
                             resource: kopf.Resource,
                             workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     """A change or a restart: one pass at once, then the PUT of a recorded intent and the operation it
-    started, until Azure ends it. What waits otherwise (a Workspace, a retry, drift) is the resync timer's."""
+    started, until Azure ends it. What waits otherwise (a Workspace, a retry, drift) is for the looks of
+    its Workspace's driver: the first comes a poll interval after the last change."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
-    # However long its turn takes to come (behind thousands of others), a timer pass meanwhile would read
-    # and try to write the same compute.
+    RESOURCES.setdefault(resource.plural, resource)
+    # However long its turn takes to come (behind thousands of others), a look meanwhile would read and
+    # try to write the same compute.
     _CHANGE_HANDLER_HAS[uid] = math.inf
     coming_back_by: float | None = None
     try:
@@ -88,7 +99,7 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
                                         resync=False, budget=FOLLOW_BUDGET)
         outcome.apply(result, body, patch, logger)
         if result.requeue_after is not None and _in_flight(result):
-            # The timer rests for a drift interval: the operation this handler started is its to follow.
+            # Looks keep away: the operation this handler started is its to follow.
             coming_back_by = time.monotonic() + result.requeue_after + INTENT_GRACE
             outcome.requeue(result)
     finally:
@@ -96,34 +107,36 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
             _CHANGE_HANDLER_HAS.pop(uid, None)
         else:
             _CHANGE_HANDLER_HAS[uid] = coming_back_by
+        runtime.looks.look_in(workspace_key(body), Look(uid, resource.plural), POLL)
 
 
-async def compute_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
-                            resource: kopf.Resource,
-                         workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
-    """Level-triggered pass: follows up work in flight, retries on schedule, notices changes made in Azure.
+async def look(body: kopf.Body, resource: kopf.Resource, runtime: Runtime, workspace: Mapping[str, Any] | None,
+               settings: kopf.OperatorSettings, logger: kopf.ObjectLogger) -> float | None:
+    """Level-triggered pass, run by its Workspace's driver (``compute_looks``): follows up work in flight,
+    retries on schedule, notices changes made in Azure. Returns the seconds until the next look; None
+    when the object is being deleted (the delete handler has it).
 
-    At rest it ticks once per drift interval and costs no Azure call: the drift check reads the
+    At rest it comes once per drift interval and costs no Azure call: the drift check reads the
     workspace-wide list, renewed once per drift interval. While something is pending it comes back when
-    ``next_look`` says (kopf keeps the delay in memory: no write).
+    ``next_look`` says.
     """
     if body.metadata.get("deletionTimestamp"):
-        return  # the delete handler has the object
+        return None
     uid = str(body.metadata.uid)
     if (_CHANGE_HANDLER_HAS.get(uid, 0) > time.monotonic()
             or body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration")):
         # The change handler has the object (or a spec change it has not taken yet): look again soon, in
         # case it hands over a step that waits.
-        raise kopf.TemporaryError("the change handler has the object", delay=POLL)
-    runtime: Runtime = memo.runtime
-    workspace = _workspace(body, workspaces_by_name)
+        return POLL
     if runtime.still_resting(uid, str(body.metadata.get("resourceVersion") or ""), workspace):
-        return  # most ticks of a resting object end here
+        return RESYNC  # most looks at a resting object end here
     result = await _pass_and_follow(runtime, body, resource, workspace, resync=True, budget=POLL)
+    patch = kopf.Patch()
     outcome.apply(result, body, patch, logger)
+    if not await outcome.write(patch, body, resource, settings, logger):
+        return None  # gone meanwhile
     wait = next_look(result, now(), POLL)
-    if wait is not None and wait < RESYNC:
-        raise kopf.TemporaryError(result.message or "waiting", delay=max(outcome.MIN_REQUEUE, wait))
+    return max(outcome.MIN_REQUEUE, wait) if wait is not None and wait < RESYNC else RESYNC
 
 
 def _in_flight(result: Outcome) -> bool:
@@ -160,6 +173,7 @@ async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
                             resource: kopf.Resource,
                          workspaces_by_name: kopf.Index[Any, Any], **_: Any) -> None:
     runtime: Runtime = memo.runtime
+    runtime.looks.forget(str(body.metadata.uid))
     async with runtime.admitted(body.get("status"), deleting=True):
         obj, driver = _parse(body, resource)
         result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
@@ -174,10 +188,15 @@ def _by_workspace(namespace: str, name: str, spec: kopf.Spec, resource: kopf.Res
     return {(namespace, spec.get("workspaceRef", {}).get("name", "")): f"{resource.kind}/{name}"}
 
 
+def _body_by_uid(uid: str, body: kopf.Body, **_: Any) -> dict[str, kopf.Body]:
+    """What a look reads: the object as the last watch event showed it."""
+    return {uid: body}
+
+
 for plural in KINDS:
     kopf.on.create(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.update(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
     kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}_reconcile")(compute_reconcile)
-    kopf.timer(GROUP, VERSION, plural, id=f"{plural}_resync", interval=RESYNC, idle=POLL)(compute_resync)
     kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}_delete")(compute_delete)
     kopf.index(GROUP, VERSION, plural, id=f"{plural}_by_workspace")(_by_workspace)
+    kopf.index(GROUP, VERSION, plural, id=f"{plural}_bodies")(_body_by_uid)

@@ -86,6 +86,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         raise kopf.PermanentError("cannot tell which cluster this is: set AML_CLUSTER_ID "
                                   "(or allow reading the kube-system namespace)")
     memo.runtime = Runtime(ours, cluster_id)
+    memo.kopf_settings = settings  # compute looks patch outside handlers, as kopf does (compute_looks)
     metrics.track_passes(memo.runtime.admission)
     # RSS at rest follows what the operator holds, not its convergence peak (see handlers.memory).
     memo.memory_trimmer = asyncio.create_task(memory.trim_periodically(), name="memory-trimmer")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kopf._cogs.clients.patching import patch_obj
 
 from aml_operator import metrics
 from aml_operator.reconcile.outcome import Outcome
@@ -54,6 +55,17 @@ def apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch,
         patch.status[key] = value
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+async def write(patch: kopf.Patch, body: kopf.Body, resource: kopf.Resource, settings: kopf.OperatorSettings,
+                logger: logging.Logger | logging.LoggerAdapter[Any]) -> bool:
+    """Send ``patch`` outside a handler, the way kopf sends a handler's (merge patch, the status through its
+    subresource); False when the object is gone."""
+    if not patch:
+        return True
+    patched, _ = await patch_obj(settings=settings, resource=resource, namespace=body.metadata.namespace,
+                                 name=str(body.metadata.name), patch=patch, logger=logger)
+    return patched is not None
 
 
 def requeue(outcome: Outcome) -> None:

@@ -1,6 +1,6 @@
 """The bodies kopf keeps of the objects it watches, without ``metadata.managedFields``.
 
-kopf keeps the last body of every object that has a timer, for as long as the object exists. A
+The operator keeps the last body of every compute (the index its looks read) and of every Workspace. A
 ComputeCluster's body is 4.3 KB of JSON, 2.0 KB of it ``managedFields`` (the server-side apply
 bookkeeping of every field each writer set: a small dict per field); decoded, that is 21 KB a body,
 8.8 KB without it. The API server cannot be asked to leave it out of a watch, and nothing in the

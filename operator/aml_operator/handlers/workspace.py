@@ -8,7 +8,7 @@ import kopf
 
 from aml_operator.api.base import GROUP, VERSION
 from aml_operator.api.workspace import Workspace
-from aml_operator.handlers import outcome
+from aml_operator.handlers import compute_looks, outcome
 from aml_operator.reconcile.workspace import deletion_blocked
 from aml_operator.runtime import Runtime, now
 from aml_operator.settings import Settings
@@ -48,9 +48,10 @@ async def workspace_recheck(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, id="workspace_delete")
-async def workspace_delete(namespace: str, name: str, body: kopf.Body, patch: kopf.Patch,
-                           logger: kopf.Logger, **kwargs: Any) -> None:
+async def workspace_delete(namespace: str, name: str, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
+                           logger: kopf.Logger, workspaces_by_name: kopf.Index[Any, Any], **kwargs: Any) -> None:
     """Computes need their Workspace to clean up in Azure, so it goes last (as in a namespace deletion)."""
+    await compute_looks.look_at_due_now((namespace, name), memo, workspaces_by_name, kwargs)
     indexes = [index for key, index in kwargs.items() if key.endswith("_by_workspace")]
     users = sorted(user for index in indexes for user in index.get((namespace, name), []))
     if users:

@@ -1,6 +1,6 @@
 """One decision for every pass: from the spec, what Azure shows and the last status, what to do next.
 
-Every entry point (create, update, resume, the resync timer with a workspace-list snapshot, a fresh
+Every entry point (create, update, resume, a look with a workspace-list snapshot, a fresh
 GET before a write) asks ``plan``; none has rules of its own. So a pass that read Azure from the
 shared list can never call Ready what a pass that read it with a GET would refuse.
 

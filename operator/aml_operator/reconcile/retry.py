@@ -14,7 +14,7 @@ never      a spec only an edit can fix: invalid values, a VM      when the objec
 =========  =====================================================  ===========================================
 
 The schedule lives in ``status.retry``, so it survives restarts and every entry point (change
-handlers, the resync timer) obeys the same one.
+handlers, the looks) obeys the same one.
 """
 
 from __future__ import annotations
