@@ -22,8 +22,9 @@ from aml_operator.handlers.computes import POLL, RESOURCES, look
 from aml_operator.look_schedule import Look, WorkspaceKey
 from aml_operator.runtime import Runtime
 
-AWAKE_AT_LEAST_EVERY = 1.0
-"""Seconds a driver sleeps at most before it checks whether kopf asked it to stop."""
+AWAKE_AT_LEAST_EVERY = 60.0
+"""Seconds a driver sleeps at most with nothing due (a plan made meanwhile wakes it, and so does kopf
+asking it to stop)."""
 AFTER_A_FAULT = 60.0
 """Seconds before a look that failed on our side is tried again (kopf's own backoff for a failed timer)."""
 
@@ -34,6 +35,7 @@ async def drive_compute_looks(stopped: kopf.DaemonStopped, namespace: str, name:
     runtime: Runtime = memo.runtime
     key = (namespace, name)
     looking: set[asyncio.Task[None]] = set()
+    stopping = asyncio.ensure_future(stopped.wait())
     try:
         while not stopped:
             for due in runtime.looks.due(key):
@@ -41,8 +43,11 @@ async def drive_compute_looks(stopped: kopf.DaemonStopped, namespace: str, name:
                                                     indexes))
                 looking.add(task)
                 task.add_done_callback(looking.discard)
-            await runtime.looks.wait(key, at_most=AWAKE_AT_LEAST_EVERY)
+            sleeping = asyncio.ensure_future(runtime.looks.wait(key, at_most=AWAKE_AT_LEAST_EVERY))
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            sleeping.cancel()
     finally:
+        stopping.cancel()
         for task in looking:
             task.cancel()
         await asyncio.gather(*looking, return_exceptions=True)
