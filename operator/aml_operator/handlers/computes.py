@@ -183,9 +183,8 @@ async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
                                   delay=max(outcome.MIN_REQUEUE, result.requeue_after or POLL))
 
 
-def _by_workspace(namespace: str, name: str, spec: kopf.Spec, resource: kopf.Resource,
-                  **_: Any) -> dict[tuple[str, str], str]:
-    return {(namespace, spec.get("workspaceRef", {}).get("name", "")): f"{resource.kind}/{name}"}
+def _by_workspace(name: str, body: kopf.Body, resource: kopf.Resource, **_: Any) -> dict[WorkspaceKey, str]:
+    return {workspace_key(body): f"{resource.kind}/{name}"}
 
 
 def _body_by_uid(uid: str, body: kopf.Body, **_: Any) -> dict[str, kopf.Body]:
