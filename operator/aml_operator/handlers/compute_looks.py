@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from aml_operator.api.base import GROUP, VERSION
-from aml_operator.handlers.computes import POLL, RESOURCES, look
+from aml_operator.handlers.computes import POLL, RESOURCES, look, workspace_of
 from aml_operator.look_schedule import Look, WorkspaceKey
 from aml_operator.runtime import Runtime
 
@@ -68,9 +68,8 @@ async def _look_at(due: Look, key: WorkspaceKey, runtime: Runtime, settings: kop
     if body is None:
         return  # deleted: nothing more to plan
     logger = kopf.ObjectLogger(body=body, settings=settings)
-    workspaces = list(workspaces_by_name.get(key, []))
     try:
-        after = await look(body, RESOURCES[due.kind], runtime, workspaces[0] if workspaces else None, settings,
+        after = await look(body, RESOURCES[due.kind], runtime, workspace_of(body, workspaces_by_name), settings,
                            logger)
     except asyncio.CancelledError:
         runtime.looks.look_in(key, due, POLL)  # the driver stopped: its next run looks again

@@ -76,7 +76,8 @@ def workspace_key(body: Mapping[str, Any]) -> WorkspaceKey:
     return str((body.get("metadata") or {}).get("namespace") or ""), str(ref)
 
 
-def _workspace(body: kopf.Body, workspaces_by_name: kopf.Index[Any, Any]) -> Any:
+def workspace_of(body: Mapping[str, Any], workspaces_by_name: kopf.Index[Any, Any]) -> Any:
+    """The body of the Workspace the object references, None when there is none."""
     found = list(workspaces_by_name.get(workspace_key(body), []))
     return found[0] if found else None
 
@@ -95,7 +96,7 @@ async def compute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     _CHANGE_HANDLER_HAS[uid] = math.inf
     coming_back_by: float | None = None
     try:
-        result = await _pass_and_follow(runtime, body, resource, _workspace(body, workspaces_by_name),
+        result = await _pass_and_follow(runtime, body, resource, workspace_of(body, workspaces_by_name),
                                         resync=False, budget=FOLLOW_BUDGET)
         outcome.apply(result, body, patch, logger)
         if result.requeue_after is not None and _in_flight(result):
@@ -176,7 +177,7 @@ async def compute_delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, lo
     runtime.looks.forget(str(body.metadata.uid))
     async with runtime.admitted(body.get("status"), deleting=True):
         obj, driver = _parse(body, resource)
-        result = await runtime.delete_compute(obj, driver, _workspace(body, workspaces_by_name))
+        result = await runtime.delete_compute(obj, driver, workspace_of(body, workspaces_by_name))
     outcome.apply(result, body, patch, logger)
     if not result.finished:
         raise kopf.TemporaryError(result.message or "waiting for Azure to delete the compute",
